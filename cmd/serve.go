@@ -1,0 +1,249 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/portero/portero/config"
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/handlers"
+	"github.com/portero/portero/password"
+	"github.com/portero/portero/session"
+)
+
+const (
+	// shutdownTimeout leaves room, within Docker's 10 s between SIGTERM and
+	// SIGKILL, for stopping the cleanup and closing the pool.
+	shutdownTimeout = 7 * time.Second
+	cleanupInterval = 5 * time.Minute
+	cleanupBatch    = 1000
+)
+
+func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.AdminPassword != "" {
+		if err := password.Validate(cfg.AdminPassword); err != nil {
+			return fmt.Errorf("invalid ADMIN_PASSWORD (value not shown): %w", passwordError(err))
+		}
+	}
+	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
+
+	database, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+
+	cookieName := "portero_session"
+	if cfg.Production() {
+		cookieName = "__Host-portero_session"
+	}
+	sessions := session.NewManager(database.SQL, session.Options{
+		CookieName:     cookieName,
+		Secure:         cfg.Production(),
+		MaxAge:         cfg.SessionMaxAge,
+		IdleTimeout:    cfg.SessionIdleTimeout,
+		Secret:         cfg.SessionSecret,
+		PreviousSecret: cfg.SessionSecretPrevious,
+	})
+	app, err := handlers.New(handlers.Options{
+		Store:              database,
+		Sessions:           sessions,
+		Logger:             logger,
+		BcryptCost:         cfg.BcryptCost,
+		IdleTimeout:        cfg.SessionIdleTimeout,
+		CSRFSecret:         cfg.SessionSecret,
+		CSRFPreviousSecret: cfg.SessionSecretPrevious,
+		CSRFMaxAge:         cfg.SessionMaxAge,
+		SecureCookies:      cfg.Production(),
+	})
+	if err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort("", strconv.Itoa(cfg.Port))
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
+	}
+	server := &http.Server{
+		Handler:           app.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.Serve(listener) }()
+	logger.Info("Server started.", "addr", listener.Addr().String(), "app_env", cfg.AppEnv)
+
+	background, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	prepareErr := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := prepare(background, cfg, database, app, logger); err != nil {
+			prepareErr <- err
+			return
+		}
+		runCleanup(background, database, logger)
+	})
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("Shutdown requested.")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve HTTP: %w", err)
+	case err := <-prepareErr:
+		runErr = err
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		logger.Error("Requests still in flight were cut off at shutdown.", "error", err)
+	}
+	stopBackground()
+	wg.Wait()
+	database.Close()
+	logger.Info("Server stopped.")
+
+	return runErr
+}
+
+// prepare waits for the database, applies the migrations and creates the
+// admin user, then marks the app ready. Until then pages answer 503.
+func prepare(ctx context.Context, cfg *config.Config, database *db.DB, app *handlers.App, logger *slog.Logger) error {
+	for {
+		if err := waitForDatabase(ctx, database, logger); err != nil {
+			return nil
+		}
+
+		err := database.Migrate(ctx, logger)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if database.Ping(ctx) == nil {
+			// The database answers, so the migration itself is broken.
+			return err
+		}
+		logger.Warn("Database went away during migration; waiting for it again.", "error", err)
+	}
+
+	if cfg.AdminEmail != "" {
+		if err := ensureAdmin(ctx, cfg, database, logger); err != nil {
+			return err
+		}
+	}
+
+	app.SetReady()
+	logger.Info("Database is ready; serving pages.")
+	app.WarmUp()
+
+	return nil
+}
+
+// waitForDatabase retries a ping with exponential backoff up to 30 s until
+// the database answers or ctx ends.
+func waitForDatabase(ctx context.Context, database *db.DB, logger *slog.Logger) error {
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := database.Ping(ctx)
+		if err == nil {
+			if attempt > 1 {
+				logger.Info("Database is reachable.", "attempts", attempt)
+			}
+			return nil
+		}
+		logger.Warn("Database is not reachable; retrying.", "error", err, "attempt", attempt, "retry_in", delay)
+
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
+// ensureAdmin creates ADMIN_EMAIL's user when no user has that email. An
+// existing user, and its password, are left as they are.
+func ensureAdmin(ctx context.Context, cfg *config.Config, database *db.DB, logger *slog.Logger) error {
+	_, err := database.UserByEmail(ctx, cfg.AdminEmail)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("check admin user: %w", err)
+	}
+
+	hash, err := password.Hash(cfg.AdminPassword, cfg.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
+	}
+	created, err := database.CreateUserIfMissing(ctx, cfg.AdminEmail, "Admin", hash)
+	if err != nil {
+		return err
+	}
+	if created {
+		logger.Info("Admin user created from ADMIN_EMAIL.", "email", cfg.AdminEmail)
+	}
+
+	return nil
+}
+
+// runCleanup deletes expired session rows now and then every
+// cleanupInterval, in batches, until ctx ends.
+func runCleanup(ctx context.Context, database *db.DB, logger *slog.Logger) {
+	ticker := time.NewTicker(cleanupInterval)
+	defer ticker.Stop()
+
+	for {
+		deleteExpired(ctx, database, logger)
+
+		select {
+		case <-ctx.Done():
+			logger.Info("Session cleanup stopped.")
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func deleteExpired(ctx context.Context, database *db.DB, logger *slog.Logger) {
+	var total int64
+	for ctx.Err() == nil {
+		n, err := database.DeleteExpiredSessions(ctx, cleanupBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("Deleting expired sessions failed.", "error", err, "deleted", total)
+			}
+			return
+		}
+		total += n
+		if n < cleanupBatch {
+			break
+		}
+	}
+
+	if total > 0 {
+		logger.Info("Expired sessions deleted.", "count", total)
+	}
+}

@@ -1,0 +1,162 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/portero/portero/config"
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/password"
+)
+
+func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: user needs a subcommand: create or passwd", errUsage)
+	}
+	for _, a := range args {
+		name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
+		if strings.HasPrefix(a, "-") && (name == "password" || name == "p" || name == "pass") {
+			return fmt.Errorf("%w: passwords are not accepted as arguments, because other users can read them from the process list and the shell history; pipe the password on standard input or type it at the prompt", errUsage)
+		}
+	}
+
+	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "email address of the user")
+	name := fs.String("name", "", "display name (create only)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	*email = strings.TrimSpace(*email)
+	if *email == "" || !strings.Contains(*email, "@") {
+		return fmt.Errorf("%w: --email must be an email address, got %q", errUsage, *email)
+	}
+
+	switch args[0] {
+	case "create", "passwd":
+	default:
+		return fmt.Errorf("%w: unknown user subcommand %q", errUsage, args[0])
+	}
+	if args[0] == "passwd" && *name != "" {
+		return fmt.Errorf("%w: --name is only for user create", errUsage)
+	}
+
+	cfg, err := config.LoadDatabase(getenv)
+	if err != nil {
+		return err
+	}
+
+	pw, err := readPassword(stdin, stderr)
+	if err != nil {
+		return err
+	}
+	hash, err := password.Hash(pw, cfg.BcryptCost)
+	if err != nil {
+		return passwordError(err)
+	}
+
+	database, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+
+	// A user command may be the first thing run against a new database.
+	logger := newLogger(cfg.LogFormat, slog.LevelWarn, stderr)
+	if err := database.Migrate(ctx, logger); err != nil {
+		return err
+	}
+
+	if args[0] == "create" {
+		user, err := database.CreateUser(ctx, *email, *name, hash)
+		if errors.Is(err, db.ErrEmailTaken) {
+			return fmt.Errorf("a user with the email %q already exists; use `portero user passwd --email %s` to change the password", *email, *email)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Created user %d (%s).\n", user.ID, user.Email)
+		return nil
+	}
+
+	user, err := database.UserByEmail(ctx, *email)
+	if errors.Is(err, db.ErrNotFound) {
+		return fmt.Errorf("no user has the email %q; create one with `portero user create --email %s`", *email, *email)
+	}
+	if err != nil {
+		return err
+	}
+	if err := database.SetPassword(ctx, user.ID, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Password of user %d (%s) changed.\n", user.ID, user.Email)
+
+	return nil
+}
+
+// readPassword prompts twice without echo on a terminal, and otherwise reads
+// one line from stdin. Only the line ending is removed: spaces are part of
+// the password.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return promptPassword(int(f.Fd()), stderr)
+	}
+
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("no password on standard input; send it as one line, for example: printf '%s\\n' \"$PASSWORD\" | portero user create --email ...")
+	}
+
+	return line, nil
+}
+
+func promptPassword(fd int, stderr io.Writer) (string, error) {
+	fmt.Fprint(stderr, "Password: ")
+	first, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+
+	fmt.Fprint(stderr, "Repeat password: ")
+	second, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+
+	if string(first) != string(second) {
+		return "", errors.New("the two passwords differ; nothing was changed")
+	}
+
+	return string(first), nil
+}
+
+func passwordError(err error) error {
+	switch {
+	case errors.Is(err, password.ErrTooShort):
+		return fmt.Errorf("invalid password: it must be at least %d characters long", password.MinChars)
+	case errors.Is(err, password.ErrTooLong):
+		return fmt.Errorf("invalid password: it must be at most %d bytes of UTF-8; bcrypt ignores the rest, so a longer one is rejected rather than cut", password.MaxBytes)
+	case errors.Is(err, password.ErrInvalidUTF8):
+		return errors.New("invalid password: it is not valid UTF-8")
+	}
+
+	return err
+}

@@ -1,0 +1,340 @@
+// Package config reads Portero's settings from environment variables and
+// validates them before anything starts.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments accepted by APP_ENV.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// MinSecretLength is the minimum SESSION_SECRET length in bytes, so that the
+// derived HMAC and AES keys start from 256 bits of input.
+const MinSecretLength = 32
+
+// Config is the validated configuration of one Portero process.
+type Config struct {
+	Port   int
+	AppEnv string
+
+	DatabaseURL string
+	// DataDir keeps development state: the generated session secret.
+	DataDir string
+
+	SessionSecret         []byte
+	SessionSecretPrevious []byte
+	SessionMaxAge         time.Duration
+	SessionIdleTimeout    time.Duration
+
+	BcryptCost int
+	LogLevel   slog.Level
+	LogFormat  string
+
+	AdminEmail    string
+	AdminPassword string
+}
+
+// Production reports whether APP_ENV is production.
+func (c *Config) Production() bool { return c.AppEnv == EnvProduction }
+
+// Getenv is the lookup function Load reads variables through; tests pass a map.
+type Getenv func(string) (string, bool)
+
+// Load reads and validates every variable. All problems are returned together
+// so that one start shows every setting to fix.
+func Load(getenv Getenv) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{}
+
+	c.Port = r.intRange("PORT", 8080, 1, 65535)
+	c.AppEnv = r.oneOf("APP_ENV", EnvDevelopment, EnvDevelopment, EnvProduction)
+	c.DataDir = r.str("DATA_DIR", ".data")
+	c.DatabaseURL = r.databaseURL()
+	c.SessionMaxAge = r.duration("SESSION_MAX_AGE", 720*time.Hour)
+	c.SessionIdleTimeout = r.duration("SESSION_IDLE_TIMEOUT", 168*time.Hour)
+	c.BcryptCost = r.intRange("BCRYPT_COST", 12, 4, 31)
+	if c.Production() && c.BcryptCost < 10 {
+		r.fail("BCRYPT_COST", strconv.Itoa(c.BcryptCost), "must be at least 10 when APP_ENV=production")
+	}
+	c.LogLevel = r.logLevel()
+
+	defaultFormat := "text"
+	if c.Production() {
+		defaultFormat = "json"
+	}
+	c.LogFormat = r.oneOf("LOG_FORMAT", defaultFormat, "json", "text")
+
+	c.SessionSecret = r.sessionSecret("SESSION_SECRET", c.Production(), c.DataDir)
+	if previous, ok := r.secret("SESSION_SECRET_PREVIOUS"); ok {
+		if err := checkSecret("SESSION_SECRET_PREVIOUS", previous); err != nil {
+			r.errs = append(r.errs, err)
+		}
+		c.SessionSecretPrevious = []byte(previous)
+	}
+
+	c.AdminEmail = strings.TrimSpace(r.str("ADMIN_EMAIL", ""))
+	c.AdminPassword, _ = r.secret("ADMIN_PASSWORD")
+	if c.AdminEmail != "" && c.AdminPassword == "" {
+		r.fail("ADMIN_EMAIL", c.AdminEmail, "ADMIN_PASSWORD or ADMIN_PASSWORD_FILE must be set with it")
+	}
+	if c.AdminEmail == "" && c.AdminPassword != "" {
+		r.fail("ADMIN_EMAIL", "", "set it to the email of the admin to create, or unset ADMIN_PASSWORD")
+	}
+
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+
+	return c, nil
+}
+
+// LoadDatabase reads only what commands that touch the database need, so that
+// `portero migrate` and `portero user ...` run without a session secret.
+func LoadDatabase(getenv Getenv) (*Config, error) {
+	r := reader{getenv: getenv}
+	c := &Config{
+		AppEnv:      r.oneOf("APP_ENV", EnvDevelopment, EnvDevelopment, EnvProduction),
+		DatabaseURL: r.databaseURL(),
+		BcryptCost:  r.intRange("BCRYPT_COST", 12, 4, 31),
+		LogLevel:    r.logLevel(),
+	}
+	c.LogFormat = r.oneOf("LOG_FORMAT", "text", "json", "text")
+	c.Port = r.intRange("PORT", 8080, 1, 65535)
+
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+
+	return c, nil
+}
+
+type reader struct {
+	getenv Getenv
+	errs   []error
+}
+
+func (r *reader) fail(name, value, hint string) {
+	r.errs = append(r.errs, fmt.Errorf("invalid %s %q: %s", name, value, hint))
+}
+
+func (r *reader) str(name, def string) string {
+	v, ok := r.getenv(name)
+	if !ok || v == "" {
+		return def
+	}
+
+	return v
+}
+
+func (r *reader) intRange(name string, def, lo, hi int) int {
+	v, ok := r.getenv(name)
+	if !ok || v == "" {
+		return def
+	}
+
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < lo || n > hi {
+		r.fail(name, v, fmt.Sprintf("must be a whole number from %d to %d (default %d)", lo, hi, def))
+		return def
+	}
+
+	return n
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := r.str(name, def)
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a
+		}
+	}
+	r.fail(name, v, "must be one of: "+strings.Join(allowed, ", "))
+
+	return def
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Minute {
+		r.fail(name, v, fmt.Sprintf("must be a Go duration of at least 1m, such as 720h or 90m (default %s)", def))
+		return def
+	}
+
+	return d
+}
+
+func (r *reader) logLevel() slog.Level {
+	v := r.str("LOG_LEVEL", "info")
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(v)); err != nil {
+		r.fail("LOG_LEVEL", v, "must be debug, info, warn or error")
+		return slog.LevelInfo
+	}
+
+	return level
+}
+
+// secret reads NAME, or the contents of the file named by NAME_FILE. Setting
+// both is an error because it is unclear which one the operator meant.
+func (r *reader) secret(name string) (string, bool) {
+	value, hasValue := r.getenv(name)
+	path, hasFile := r.getenv(name + "_FILE")
+	hasValue = hasValue && value != ""
+	hasFile = hasFile && path != ""
+
+	switch {
+	case hasValue && hasFile:
+		r.fail(name+"_FILE", path, "set either "+name+" or "+name+"_FILE, not both")
+		return "", false
+	case hasFile:
+		data, err := os.ReadFile(path)
+		if err != nil {
+			r.fail(name+"_FILE", path, "cannot read the file: "+errors.Unwrap(err).Error())
+			return "", false
+		}
+		value = strings.TrimRight(string(data), "\r\n")
+		if value == "" {
+			r.fail(name+"_FILE", path, "the file is empty")
+			return "", false
+		}
+		return value, true
+	case hasValue:
+		return value, true
+	}
+
+	return "", false
+}
+
+// placeholderWords mark secrets copied from examples rather than generated.
+var placeholderWords = []string{"change-in-production", "changeme", "change-me", "secret", "example", "placeholder", "password"}
+
+func checkSecret(name, value string) error {
+	if len(value) < MinSecretLength {
+		return fmt.Errorf("invalid %s (%d bytes, value not shown): must be at least %d bytes; generate one with `openssl rand -base64 48`", name, len(value), MinSecretLength)
+	}
+
+	lower := strings.ToLower(value)
+	for _, w := range placeholderWords {
+		if strings.Contains(lower, w) {
+			return fmt.Errorf("invalid %s (value not shown): it contains the placeholder word %q; generate a random one with `openssl rand -base64 48`", name, w)
+		}
+	}
+
+	return nil
+}
+
+// sessionSecret returns SESSION_SECRET. In development, when it is unset, it
+// generates one and keeps it in dataDir so that restarts keep sessions valid.
+func (r *reader) sessionSecret(name string, production bool, dataDir string) []byte {
+	value, ok := r.secret(name)
+	if ok {
+		if err := checkSecret(name, value); err != nil {
+			r.errs = append(r.errs, err)
+			return nil
+		}
+		return []byte(value)
+	}
+
+	if production {
+		r.errs = append(r.errs, fmt.Errorf("missing %s: it is required when APP_ENV=production; set it (or %s_FILE) to at least %d random bytes, for example `openssl rand -base64 48`", name, name, MinSecretLength))
+		return nil
+	}
+
+	secret, err := developmentSecret(dataDir)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("missing %s and no development secret could be kept in %s: %w", name, dataDir, err))
+		return nil
+	}
+
+	return secret
+}
+
+func developmentSecret(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "session-secret")
+
+	data, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(data))) >= MinSecretLength {
+		return []byte(strings.TrimSpace(string(data))), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+
+	raw := make([]byte, 48)
+	rand.Read(raw)
+	secret := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+
+	return []byte(secret), nil
+}
+
+// databaseURL returns DATABASE_URL with the sslmode that DATABASE_SSL asks
+// for. DATABASE_SSL=true forces sslmode=require (TLS without certificate
+// verification); otherwise an sslmode in the URL wins, and with none TLS is off.
+func (r *reader) databaseURL() string {
+	raw, _ := r.secret("DATABASE_URL")
+	forceTLS := false
+	if v := r.str("DATABASE_SSL", ""); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			r.fail("DATABASE_SSL", v, "must be true or false")
+		}
+		forceTLS = b
+	}
+	if raw == "" {
+		r.errs = append(r.errs, errors.New("missing DATABASE_URL: set it to postgres://USER:PASSWORD@HOST:5432/DBNAME, or use `make run`, which starts a local database"))
+		return ""
+	}
+
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// The URL may contain a password, so only its shape is reported.
+		r.errs = append(r.errs, errors.New("invalid DATABASE_URL (value not shown): must look like postgres://USER:PASSWORD@HOST:5432/DBNAME"))
+		return ""
+	}
+
+	q := u.Query()
+	switch {
+	case forceTLS:
+		q.Set("sslmode", "require")
+	case q.Get("sslmode") == "":
+		q.Set("sslmode", "disable")
+	}
+	u.RawQuery = q.Encode()
+
+	return u.String()
+}
+
+// LoadPort reads only PORT, for `portero healthcheck`.
+func LoadPort(getenv Getenv) (int, error) {
+	r := reader{getenv: getenv}
+	port := r.intRange("PORT", 8080, 1, 65535)
+
+	return port, errors.Join(r.errs...)
+}

@@ -1,0 +1,40 @@
+package db
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// IsUnavailable reports whether err means the database could not be reached
+// or is restarting, as opposed to a fault in the query or the data. Callers
+// answer such errors with 503 so the client retries.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &netErr):
+		return true
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		return true
+	case pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08 is "connection exception" and class 57 "operator
+		// intervention", which covers a server shutting down or starting.
+		return len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57")
+	}
+
+	return false
+}

@@ -1,0 +1,156 @@
+// Package handlers serves Portero's pages: login, dashboard, logout and the
+// health endpoints.
+package handlers
+
+import (
+	"context"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/password"
+	"github.com/portero/portero/session"
+	"github.com/portero/portero/static"
+	"github.com/portero/portero/templates"
+)
+
+// Store is the part of the database the handlers use.
+type Store interface {
+	UserByEmail(ctx context.Context, email string) (*db.User, error)
+	UserByID(ctx context.Context, id int64) (*db.User, error)
+	Ping(ctx context.Context) error
+}
+
+// Options configures an App.
+type Options struct {
+	Store    Store
+	Sessions *session.Manager
+	Logger   *slog.Logger
+
+	BcryptCost  int
+	IdleTimeout time.Duration
+	// CSRFSecret and CSRFPreviousSecret sign CSRF tokens; the previous one
+	// is only accepted, so that a secret rotation leaves open forms valid.
+	CSRFSecret         []byte
+	CSRFPreviousSecret []byte
+	CSRFMaxAge         time.Duration
+	SecureCookies      bool
+}
+
+// App holds the dependencies of every handler.
+type App struct {
+	store       Store
+	sessions    *session.Manager
+	log         *slog.Logger
+	pages       map[string]*template.Template
+	assets      map[string]asset
+	csrf        *csrf
+	idleTimeout time.Duration
+	dummyHash   func() string
+
+	// ready is false until the database schema is migrated; until then every
+	// page answers 503.
+	ready atomic.Bool
+}
+
+// New parses the templates and reads the static files; a missing or broken
+// template fails here, at start.
+func New(opts Options) (*App, error) {
+	a := &App{
+		store:       opts.Store,
+		sessions:    opts.Sessions,
+		log:         opts.Logger,
+		idleTimeout: opts.IdleTimeout,
+		dummyHash:   sync.OnceValue(func() string { return password.DummyHash(opts.BcryptCost) }),
+	}
+
+	assets, err := loadAssets(static.FS)
+	if err != nil {
+		return nil, err
+	}
+	a.assets = assets
+
+	pages, err := parseTemplates(templates.FS, template.FuncMap{"asset": a.assetURL})
+	if err != nil {
+		return nil, err
+	}
+	a.pages = pages
+
+	csrfName := "portero_csrf"
+	if opts.SecureCookies {
+		csrfName = "__Host-portero_csrf"
+	}
+	a.csrf = &csrf{cookieName: csrfName, secure: opts.SecureCookies, maxAge: opts.CSRFMaxAge}
+	for _, secret := range [][]byte{opts.CSRFSecret, opts.CSRFPreviousSecret} {
+		if len(secret) > 0 {
+			a.csrf.keys = append(a.csrf.keys, session.DeriveKey(secret, "csrf", 32))
+		}
+	}
+
+	return a, nil
+}
+
+// SetReady marks the database as migrated, so pages are served.
+func (a *App) SetReady() { a.ready.Store(true) }
+
+// WarmUp computes the dummy hash ahead of the first failed login.
+func (a *App) WarmUp() { a.dummyHash() }
+
+// Handler returns the Echo instance with every route and middleware.
+func (a *App) Handler() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = a.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+
+	e.Use(middleware.Recover())
+	e.Use(securityHeaders)
+
+	e.GET("/healthz", a.healthz)
+	e.GET("/readyz", a.readyz)
+	e.GET("/static/:name", a.serveStatic)
+
+	pages := e.Group("", middleware.BodyLimit("64K"), a.language, a.requireReady, a.csrf.middleware, a.loadSession)
+	pages.GET("/", a.home)
+	pages.GET("/login", a.loginShow)
+	pages.POST("/login", a.loginCheck)
+	pages.GET("/dashboard", a.dashboard, a.requireUser)
+	pages.POST("/logout", a.logout)
+
+	// Unknown paths get the error page in the visitor's language.
+	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound }, a.language)
+
+	return e
+}
+
+func (a *App) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+func (a *App) readyz(c echo.Context) error {
+	if !a.ready.Load() {
+		return c.String(http.StatusServiceUnavailable, "database not migrated yet\n")
+	}
+	if err := a.store.Ping(c.Request().Context()); err != nil {
+		a.log.Warn("Readiness check failed.", "error", err)
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+
+	return c.String(http.StatusOK, "ready\n")
+}
+
+func (a *App) home(c echo.Context) error {
+	if sessionOf(c).Authenticated() {
+		return a.redirect(c, "/dashboard")
+	}
+
+	return a.redirect(c, "/login")
+}

@@ -1,0 +1,134 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/i18n"
+	"github.com/portero/portero/session"
+)
+
+const (
+	ctxLang    = "lang"
+	ctxSession = "session"
+	ctxUser    = "user"
+)
+
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+
+		return next(c)
+	}
+}
+
+// language picks the page language and keeps a choice made with the switch
+// in a cookie.
+func (a *App) language(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		lang := i18n.Negotiate(r)
+		if q := r.URL.Query().Get("lang"); i18n.Supported(q) {
+			c.SetCookie(&http.Cookie{
+				Name:     i18n.CookieName,
+				Value:    q,
+				Path:     "/",
+				MaxAge:   int(365 * 24 * time.Hour / time.Second),
+				HttpOnly: true,
+				SameSite: http.SameSiteLaxMode,
+			})
+		}
+		c.Set(ctxLang, lang)
+		c.Response().Header().Add("Vary", "Accept-Language, Cookie")
+
+		return next(c)
+	}
+}
+
+func (a *App) requireReady(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !a.ready.Load() {
+			return &Error{Status: http.StatusServiceUnavailable, Key: "error.503"}
+		}
+
+		return next(c)
+	}
+}
+
+// loadSession reads the session and its user. A bad cookie is cleared and
+// the visitor is anonymous. A session whose user is gone or disabled ends.
+func (a *App) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		w, r := c.Response(), c.Request()
+
+		s, err := a.sessions.Load(r)
+		if err != nil {
+			return err
+		}
+		if s.BadCookie {
+			a.sessions.ClearCookie(w)
+		}
+
+		if s.Authenticated() {
+			user, err := a.store.UserByID(r.Context(), s.UserID)
+			switch {
+			case errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled()):
+				a.log.Info("Session ended because its user is gone or disabled.", "user_id", s.UserID)
+				if err := a.sessions.Logout(w, r, s); err != nil {
+					return err
+				}
+				s = &session.Session{}
+			case err != nil:
+				return err
+			default:
+				if err := a.sessions.Touch(r, s); err != nil {
+					return err
+				}
+				c.Set(ctxUser, user)
+			}
+		}
+		c.Set(ctxSession, s)
+
+		return next(c)
+	}
+}
+
+func (a *App) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if userOf(c) == nil {
+			return a.redirect(c, "/login")
+		}
+
+		return next(c)
+	}
+}
+
+func langOf(c echo.Context) string {
+	if lang, ok := c.Get(ctxLang).(string); ok {
+		return lang
+	}
+
+	return i18n.Negotiate(c.Request())
+}
+
+// sessionOf returns the request's session, or an anonymous one.
+func sessionOf(c echo.Context) *session.Session {
+	if s, ok := c.Get(ctxSession).(*session.Session); ok {
+		return s
+	}
+
+	return &session.Session{}
+}
+
+func userOf(c echo.Context) *db.User {
+	user, _ := c.Get(ctxUser).(*db.User)
+	return user
+}

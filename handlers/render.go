@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/i18n"
+)
+
+// pageNames lists every page; parsing fails at start if one is missing.
+var pageNames = []string{"login", "dashboard", "error"}
+
+// parseTemplates parses layout.html with each page into its own set, because
+// every page defines the same "content" block.
+func parseTemplates(fsys fs.FS, funcs template.FuncMap) (map[string]*template.Template, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(fsys, "layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		set, err := layout.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := set.ParseFS(fsys, name+".html"); err != nil {
+			return nil, fmt.Errorf("parse page %s: %w", name, err)
+		}
+		pages[name] = set
+	}
+
+	return pages, nil
+}
+
+// LangLink is one entry of the language switch.
+type LangLink struct {
+	Code    string
+	Name    string
+	Current bool
+}
+
+// Page is the data every template receives.
+type Page struct {
+	Lang      string
+	Title     string
+	CSRFToken string
+	Error     string
+	Notice    string
+	Languages []LangLink
+	User      *db.User
+	Data      any
+}
+
+// T returns the message for key in the page's language.
+func (p *Page) T(key string, args ...any) string {
+	return i18n.T(p.Lang, key, args...)
+}
+
+// newPage builds the page data shared by every page: language, switch,
+// CSRF token and the user, if any.
+func (a *App) newPage(c echo.Context, titleKey string) *Page {
+	lang := langOf(c)
+	p := &Page{
+		Lang:      lang,
+		CSRFToken: csrfTokenOf(c),
+		User:      userOf(c),
+	}
+	p.Title = p.T(titleKey)
+	for _, code := range i18n.Languages {
+		p.Languages = append(p.Languages, LangLink{Code: code, Name: i18n.T(code, "lang.name"), Current: code == lang})
+	}
+
+	return p
+}
+
+// render executes a page into a buffer first, so that a template error
+// becomes a clean error page instead of half a page with status 200.
+func (a *App) render(c echo.Context, status int, name string, page *Page) error {
+	set, ok := a.pages[name]
+	if !ok {
+		return fmt.Errorf("render: unknown page %q", name)
+	}
+
+	var buf bytes.Buffer
+	if err := set.ExecuteTemplate(&buf, "layout", page); err != nil {
+		return fmt.Errorf("render page %s: %w", name, err)
+	}
+
+	h := c.Response().Header()
+	h.Set("Content-Language", page.Lang)
+	h.Set("Cache-Control", "no-store")
+
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+func (a *App) redirect(c echo.Context, path string) error {
+	return c.Redirect(http.StatusSeeOther, path)
+}

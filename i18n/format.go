@@ -1,0 +1,41 @@
+package i18n
+
+import (
+	"fmt"
+	"time"
+)
+
+var monthNames = map[string][12]string{
+	Spanish: {"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"},
+	English: {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+}
+
+// FormatTime writes a date and time the way lang writes them, in UTC, which
+// is the only zone the server knows for certain.
+func FormatTime(lang string, t time.Time) string {
+	t = t.UTC()
+	months, ok := monthNames[lang]
+	if !ok {
+		months = monthNames[Default]
+	}
+	month := months[t.Month()-1]
+
+	if lang == English {
+		return fmt.Sprintf("%s %d, %d, %02d:%02d UTC", month, t.Day(), t.Year(), t.Hour(), t.Minute())
+	}
+
+	return fmt.Sprintf("%d de %s de %d, %02d:%02d UTC", t.Day(), month, t.Year(), t.Hour(), t.Minute())
+}
+
+// FormatDuration writes d in whole days, hours or minutes, whichever unit
+// divides it, as configured timeouts usually do.
+func FormatDuration(lang string, d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return T(lang, "time.days", int(d/(24*time.Hour)))
+	case d >= time.Hour && d%time.Hour == 0:
+		return T(lang, "time.hours", int(d/time.Hour))
+	}
+
+	return T(lang, "time.minutes", int(d/time.Minute))
+}

@@ -1,0 +1,82 @@
+// Package password checks new passwords against Portero's rules and wraps
+// bcrypt hashing and comparison.
+package password
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+const (
+	// MinChars is the minimum length in characters (Unicode code points).
+	MinChars = 12
+	// MaxBytes is bcrypt's input limit: it ignores every byte after the 72nd,
+	// so a longer password is rejected instead of being silently cut.
+	MaxBytes = 72
+)
+
+// Errors returned by Validate. Callers map them to messages for the user.
+var (
+	ErrTooShort    = errors.New("password is shorter than 12 characters")
+	ErrTooLong     = errors.New("password is longer than 72 bytes")
+	ErrInvalidUTF8 = errors.New("password is not valid UTF-8")
+)
+
+// Validate checks the length rules for a new password.
+func Validate(pw string) error {
+	if !utf8.ValidString(pw) {
+		return ErrInvalidUTF8
+	}
+	if len(pw) > MaxBytes {
+		return ErrTooLong
+	}
+	if utf8.RuneCountInString(pw) < MinChars {
+		return ErrTooShort
+	}
+
+	return nil
+}
+
+// Hash validates pw and returns its bcrypt hash at the given cost. It never
+// returns an empty hash without an error.
+func Hash(pw string, cost int) (string, error) {
+	if err := Validate(pw); err != nil {
+		return "", err
+	}
+
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	if len(hash) == 0 {
+		return "", errors.New("hash password: bcrypt returned an empty hash")
+	}
+
+	return string(hash), nil
+}
+
+// Matches reports whether pw matches hash. It accepts the $2a$, $2b$ and $2y$
+// prefixes that other bcrypt implementations write, and returns false for a
+// malformed hash. A password over 72 bytes never matches, because bcrypt
+// would compare only its first 72 bytes; the comparison still runs so that
+// it takes the usual time.
+func Matches(hash, pw string) bool {
+	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+	return ok && len(pw) <= MaxBytes
+}
+
+// DummyHash returns a valid hash at the given cost for a password nobody
+// knows. Comparing against it for unknown emails makes a failed login take as
+// long whether or not the account exists.
+func DummyHash(cost int) string {
+	hash, err := bcrypt.GenerateFromPassword([]byte("portero dummy password, matches nothing"), cost)
+	if err != nil {
+		// The input is a constant under 72 bytes and cost is validated at start.
+		panic(fmt.Sprintf("bcrypt dummy hash at cost %d: %v", cost, err))
+	}
+
+	return string(hash)
+}

@@ -1,0 +1,298 @@
+// Package session keeps login sessions in PostgreSQL through pgstore, and
+// fences off pgstore's known faults from outside its code: the data race in
+// New, expired rows that load anyway, and IDs revived after their row is
+// deleted.
+package session
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/antonlindstrom/pgstore"
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+)
+
+// RefreshInterval is how stale the idle deadline may get before a request
+// writes a new one, so that an authenticated read writes at most once a
+// minute per session.
+const RefreshInterval = time.Minute
+
+// Keys of the values kept in each session. Times are Unix seconds.
+const (
+	keyUserID   = "uid"
+	keyAuthedAt = "authed_at"
+	keySeenAt   = "seen_at"
+)
+
+// Options configures a Manager.
+type Options struct {
+	CookieName     string
+	Secure         bool
+	MaxAge         time.Duration
+	IdleTimeout    time.Duration
+	Secret         []byte
+	PreviousSecret []byte
+}
+
+// Manager loads, creates and ends sessions.
+type Manager struct {
+	template    pgstore.PGStore
+	codecs      []securecookie.Codec
+	cookieName  string
+	secure      bool
+	maxAge      time.Duration
+	idleTimeout time.Duration
+	now         func() time.Time
+}
+
+// NewManager returns a Manager that stores sessions through db, which must
+// have Portero's migrations applied.
+func NewManager(db *sql.DB, opts Options) *Manager {
+	maxAgeSeconds := int(opts.MaxAge / time.Second)
+	codecs := newCodecs(maxAgeSeconds, opts.Secret, opts.PreviousSecret)
+
+	return &Manager{
+		// The struct is filled in directly instead of through
+		// NewPGStoreFromPool, which would try to create its own table.
+		template: pgstore.PGStore{
+			Codecs:  codecs,
+			Options: &sessions.Options{Path: "/", MaxAge: maxAgeSeconds},
+			DbPool:  db,
+		},
+		codecs:      codecs,
+		cookieName:  opts.CookieName,
+		secure:      opts.Secure,
+		maxAge:      opts.MaxAge,
+		idleTimeout: opts.IdleTimeout,
+		now:         time.Now,
+	}
+}
+
+// CookieName returns the name of the session cookie.
+func (m *Manager) CookieName() string { return m.cookieName }
+
+// Session is the state of one request's session.
+type Session struct {
+	raw *sessions.Session
+
+	// UserID is 0 for an anonymous visitor.
+	UserID   int64
+	AuthedAt time.Time
+	SeenAt   time.Time
+	// ExpiresAt is the earlier of the absolute and the idle deadline.
+	ExpiresAt time.Time
+
+	// BadCookie is set when the request carried a session cookie that was
+	// invalid, expired or unknown, so the caller can clear it.
+	BadCookie bool
+}
+
+// Authenticated reports whether a user is logged in.
+func (s *Session) Authenticated() bool { return s.UserID != 0 }
+
+// store returns a copy of the template store with its own Options, because
+// pgstore's New writes to Options on every call.
+func (m *Manager) store() *pgstore.PGStore {
+	st := m.template
+	opts := *m.template.Options
+	st.Options = &opts
+
+	return &st
+}
+
+// Load returns the request's session. A missing, malformed, tampered,
+// foreign, expired or unknown cookie gives an anonymous session and no error.
+// An error means the database could not be read.
+func (m *Manager) Load(r *http.Request) (*Session, error) {
+	_, cookieErr := r.Cookie(m.cookieName)
+	hasCookie := cookieErr == nil
+
+	raw, err := m.store().New(r, m.cookieName)
+	if err != nil {
+		var cookieFault securecookie.Error
+		if !errors.As(err, &cookieFault) {
+			return nil, fmt.Errorf("load session: %w", err)
+		}
+		raw = nil
+	}
+
+	// pgstore keeps the ID of a cookie whose row is gone and would insert a
+	// row under that old ID on the next save. A new session always gets a new ID.
+	if raw == nil || raw.IsNew {
+		return &Session{BadCookie: hasCookie}, nil
+	}
+
+	s := m.fromValues(raw)
+	if s == nil {
+		return &Session{BadCookie: true}, nil
+	}
+
+	return s, nil
+}
+
+// fromValues reads the session's values and checks both deadlines. It
+// returns nil for a session that is malformed or past a deadline.
+func (m *Manager) fromValues(raw *sessions.Session) *Session {
+	userID, ok1 := raw.Values[keyUserID].(int64)
+	authed, ok2 := raw.Values[keyAuthedAt].(int64)
+	seen, ok3 := raw.Values[keySeenAt].(int64)
+	if !ok1 || !ok2 || !ok3 || userID <= 0 {
+		return nil
+	}
+
+	s := &Session{
+		raw:      raw,
+		UserID:   userID,
+		AuthedAt: time.Unix(authed, 0),
+		SeenAt:   time.Unix(seen, 0),
+	}
+	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
+	if !m.now().Before(s.ExpiresAt) {
+		return nil
+	}
+
+	return s
+}
+
+func (m *Manager) deadline(authedAt, seenAt time.Time) time.Time {
+	absolute := authedAt.Add(m.maxAge)
+	idle := seenAt.Add(m.idleTimeout)
+	if idle.Before(absolute) {
+		return idle
+	}
+
+	return absolute
+}
+
+// Login ends the current session, if any, and starts a new one with a new ID
+// for userID, so that a cookie set before the login cannot ride on it.
+func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session, userID int64) (*Session, error) {
+	if current != nil && current.raw != nil {
+		if err := m.destroy(r, current); err != nil {
+			return nil, err
+		}
+	}
+
+	st := m.store()
+	raw := sessions.NewSession(st, m.cookieName)
+	raw.Options = st.Options
+	raw.IsNew = true
+
+	now := m.now()
+	raw.Values[keyUserID] = userID
+	raw.Values[keyAuthedAt] = now.Unix()
+	raw.Values[keySeenAt] = now.Unix()
+
+	s := &Session{raw: raw, UserID: userID, AuthedAt: time.Unix(now.Unix(), 0), SeenAt: time.Unix(now.Unix(), 0)}
+	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
+	if err := m.save(r, st, s); err != nil {
+		return nil, err
+	}
+
+	encoded, err := securecookie.EncodeMulti(m.cookieName, raw.ID, m.codecs...)
+	if err != nil {
+		return nil, fmt.Errorf("encode session cookie: %w", err)
+	}
+	http.SetCookie(w, m.cookie(encoded, int(m.maxAge/time.Second)))
+
+	return s, nil
+}
+
+// Touch moves the idle deadline forward when it was last moved more than
+// RefreshInterval ago, and otherwise writes nothing.
+func (m *Manager) Touch(r *http.Request, s *Session) error {
+	if s == nil || s.raw == nil {
+		return nil
+	}
+
+	now := m.now()
+	if now.Sub(s.SeenAt) < RefreshInterval {
+		return nil
+	}
+
+	s.raw.Values[keySeenAt] = now.Unix()
+	s.SeenAt = time.Unix(now.Unix(), 0)
+	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
+
+	return m.save(r, m.store(), s)
+}
+
+// Logout deletes the session's row and expires its cookie.
+func (m *Manager) Logout(w http.ResponseWriter, r *http.Request, s *Session) error {
+	if s != nil && s.raw != nil {
+		if err := m.destroy(r, s); err != nil {
+			return err
+		}
+	}
+	m.ClearCookie(w)
+
+	return nil
+}
+
+// ClearCookie tells the browser to drop the session cookie. The attributes
+// match the ones it was set with, or the browser would keep the old one.
+func (m *Manager) ClearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, m.cookie("", -1))
+}
+
+func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
+	c := &http.Cookie{
+		Name:     m.cookieName,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		Secure:   m.secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge > 0 {
+		c.Expires = m.now().Add(time.Duration(maxAge) * time.Second).UTC()
+	}
+
+	return c
+}
+
+// save writes the session's row through pgstore, with the row's expiry set
+// to the session's deadline. pgstore also sets a cookie, on a writer that is
+// thrown away, because the cookie this package sends carries the absolute
+// lifetime instead.
+func (m *Manager) save(r *http.Request, st *pgstore.PGStore, s *Session) error {
+	remaining := s.ExpiresAt.Sub(m.now())
+	if remaining <= 0 {
+		return nil
+	}
+
+	// pgstore sets expires_on to now + Options.MaxAge seconds.
+	s.raw.Options = st.Options
+	s.raw.Options.MaxAge = int(math.Ceil(remaining.Seconds()))
+	if err := st.Save(r, discardWriter{}, s.raw); err != nil {
+		return fmt.Errorf("save session: %w", err)
+	}
+
+	return nil
+}
+
+// destroy deletes the session's row through pgstore.
+func (m *Manager) destroy(r *http.Request, s *Session) error {
+	st := m.store()
+	s.raw.Options = st.Options
+	s.raw.Options.MaxAge = -1
+	if err := st.Save(r, discardWriter{}, s.raw); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	s.raw = nil
+
+	return nil
+}
+
+// discardWriter is an http.ResponseWriter whose output goes nowhere.
+type discardWriter struct{}
+
+func (discardWriter) Header() http.Header         { return http.Header{} }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) WriteHeader(int)             {}
