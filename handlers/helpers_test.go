@@ -1,0 +1,248 @@
+package handlers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/handlers"
+	"github.com/portero/portero/internal/testdb"
+	"github.com/portero/portero/password"
+	"github.com/portero/portero/session"
+)
+
+const (
+	testCookie   = "portero_session"
+	testPassword = "correct horse battery staple"
+	testCost     = 4
+)
+
+var testSecret = []byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH")
+
+// lockedBuffer collects log output from concurrent requests.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type env struct {
+	t        *testing.T
+	cost     int
+	db       *db.DB
+	app      *handlers.App
+	server   *httptest.Server
+	sessions *session.Manager
+	logs     *lockedBuffer
+}
+
+type envOptions struct {
+	cost     int
+	notReady bool
+	secret   []byte
+}
+
+func newEnv(t *testing.T) *env {
+	return newEnvWith(t, envOptions{})
+}
+
+func newEnvWith(t *testing.T, opts envOptions) *env {
+	t.Helper()
+
+	database, _ := testdb.New(t)
+	return newEnvOn(t, database, opts)
+}
+
+func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
+	t.Helper()
+
+	if opts.cost == 0 {
+		opts.cost = testCost
+	}
+	if opts.secret == nil {
+		opts.secret = testSecret
+	}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	sessions := session.NewManager(database.SQL, session.Options{
+		CookieName:  testCookie,
+		MaxAge:      720 * time.Hour,
+		IdleTimeout: 168 * time.Hour,
+		Secret:      opts.secret,
+	})
+	app, err := handlers.New(handlers.Options{
+		Store:       database,
+		Sessions:    sessions,
+		Logger:      logger,
+		BcryptCost:  opts.cost,
+		IdleTimeout: 168 * time.Hour,
+		CSRFSecret:  opts.secret,
+		CSRFMaxAge:  720 * time.Hour,
+	})
+	if err != nil {
+		t.Fatalf("handlers.New: %v", err)
+	}
+	if !opts.notReady {
+		app.SetReady()
+	}
+
+	server := httptest.NewServer(app.Handler())
+	t.Cleanup(server.Close)
+
+	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs}
+}
+
+func (e *env) createUser(email, name string) *db.User {
+	e.t.Helper()
+
+	hash, err := password.Hash(testPassword, e.cost)
+	if err != nil {
+		e.t.Fatalf("hash: %v", err)
+	}
+	u, err := e.db.CreateUser(context.Background(), email, name, hash)
+	if err != nil {
+		e.t.Fatalf("create user: %v", err)
+	}
+
+	return u
+}
+
+// client returns an HTTP client with its own cookie jar that does not
+// follow redirects, so tests see each 303.
+func (e *env) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+type response struct {
+	status   int
+	body     string
+	header   http.Header
+	location string
+}
+
+func (e *env) do(c *http.Client, req *http.Request) response {
+	e.t.Helper()
+
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+
+	return response{status: resp.StatusCode, body: string(body), header: resp.Header, location: resp.Header.Get("Location")}
+}
+
+func (e *env) get(c *http.Client, path string, headers ...string) response {
+	e.t.Helper()
+
+	req, _ := http.NewRequest(http.MethodGet, e.server.URL+path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+
+	return e.do(c, req)
+}
+
+func (e *env) post(c *http.Client, path string, form url.Values, headers ...string) response {
+	e.t.Helper()
+
+	req, _ := http.NewRequest(http.MethodPost, e.server.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+
+	return e.do(c, req)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// csrfToken loads path and returns the CSRF token of its form.
+func (e *env) csrfToken(c *http.Client, path string) string {
+	e.t.Helper()
+
+	resp := e.get(c, path)
+	m := csrfField.FindStringSubmatch(resp.body)
+	if m == nil {
+		e.t.Fatalf("GET %s: no csrf_token field in the page (status %d)", path, resp.status)
+	}
+
+	return m[1]
+}
+
+func (e *env) login(c *http.Client, email, pw string) response {
+	e.t.Helper()
+
+	token := e.csrfToken(c, "/login")
+	return e.post(c, "/login", url.Values{"csrf_token": {token}, "email": {email}, "password": {pw}})
+}
+
+// loggedIn returns a client logged in as a new user.
+func (e *env) loggedIn(email string) *http.Client {
+	e.t.Helper()
+
+	e.createUser(email, "Test User")
+	c := e.client()
+	if resp := e.login(c, email, testPassword); resp.status != http.StatusSeeOther || resp.location != "/dashboard" {
+		e.t.Fatalf("login: got %d to %q, want 303 to /dashboard", resp.status, resp.location)
+	}
+
+	return c
+}
+
+func (e *env) sessionCookie(c *http.Client) *http.Cookie {
+	e.t.Helper()
+
+	u, _ := url.Parse(e.server.URL)
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == testCookie {
+			return ck
+		}
+	}
+	e.t.Fatal("client has no session cookie")
+
+	return nil
+}
+
+// withCookie returns a client without a jar that sends only the given cookie.
+func (e *env) withCookie(value string) (*http.Client, func(*http.Request)) {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return c, func(r *http.Request) { r.AddCookie(&http.Cookie{Name: testCookie, Value: value}) }
+}
+
+func (e *env) getWithCookie(path, value string) response {
+	e.t.Helper()
+
+	c, add := e.withCookie(value)
+	req, _ := http.NewRequest(http.MethodGet, e.server.URL+path, nil)
+	add(req)
+
+	return e.do(c, req)
+}
