@@ -45,13 +45,18 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	defer database.Close()
 
+	// The __Host- prefix makes browsers refuse the cookie unless it is
+	// Secure, has Path=/ and no Domain, so no sibling subdomain can set it.
 	cookieName := "portero_session"
-	if cfg.Production() {
+	if cfg.CookieSecure {
 		cookieName = "__Host-portero_session"
+	}
+	if cfg.Production() && !cfg.CookieSecure {
+		logger.Warn("COOKIE_SECURE=false: session cookies will also be sent over plain HTTP, where anyone on the network path can read them.")
 	}
 	sessions := session.NewManager(database.SQL, session.Options{
 		CookieName:     cookieName,
-		Secure:         cfg.Production(),
+		Secure:         cfg.CookieSecure,
 		MaxAge:         cfg.SessionMaxAge,
 		IdleTimeout:    cfg.SessionIdleTimeout,
 		Secret:         cfg.SessionSecret,
@@ -66,7 +71,9 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		CSRFSecret:         cfg.SessionSecret,
 		CSRFPreviousSecret: cfg.SessionSecretPrevious,
 		CSRFMaxAge:         cfg.SessionMaxAge,
-		SecureCookies:      cfg.Production(),
+		SecureCookies:      cfg.CookieSecure,
+		TrustedProxies:     cfg.TrustedProxies,
+		RequireHTTPS:       cfg.Production() && cfg.CookieSecure,
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -46,7 +47,17 @@ type Config struct {
 
 	AdminEmail    string
 	AdminPassword string
+
+	// TrustedProxies are the peers whose X-Forwarded-For, X-Real-IP and
+	// X-Forwarded-Proto headers are believed.
+	TrustedProxies []*net.IPNet
+	// CookieSecure marks cookies Secure and gives them the __Host- prefix.
+	CookieSecure bool
 }
+
+// DefaultTrustedProxies covers loopback and the private ranges, which
+// include the overlay network CapRover's nginx connects from.
+const DefaultTrustedProxies = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
 // Production reports whether APP_ENV is production.
 func (c *Config) Production() bool { return c.AppEnv == EnvProduction }
@@ -95,6 +106,9 @@ func Load(getenv Getenv) (*Config, error) {
 		r.fail("ADMIN_EMAIL", "", "set it to the email of the admin to create, or unset ADMIN_PASSWORD")
 	}
 
+	c.TrustedProxies = r.trustedProxies()
+	c.CookieSecure = r.boolean("COOKIE_SECURE", c.Production())
+
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
 	}
@@ -138,6 +152,56 @@ func (r *reader) str(name, def string) string {
 	}
 
 	return v
+}
+
+func (r *reader) boolean(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, v, fmt.Sprintf("must be true or false (default %t)", def))
+		return def
+	}
+
+	return b
+}
+
+// trustedProxies parses TRUSTED_PROXIES, a comma-separated list of CIDR
+// ranges or single addresses. "none" trusts no peer.
+func (r *reader) trustedProxies() []*net.IPNet {
+	v := strings.TrimSpace(r.str("TRUSTED_PROXIES", DefaultTrustedProxies))
+	if strings.EqualFold(v, "none") {
+		return nil
+	}
+
+	var nets []*net.IPNet
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			if ip := net.ParseIP(part); ip != nil {
+				bits := 128
+				if ip.To4() != nil {
+					bits = 32
+				}
+				part = fmt.Sprintf("%s/%d", part, bits)
+			}
+		}
+
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			r.fail("TRUSTED_PROXIES", part, "each entry must be a CIDR range such as 10.0.0.0/8 or an IP address; use none to trust no proxy")
+			continue
+		}
+		nets = append(nets, n)
+	}
+
+	return nets
 }
 
 func (r *reader) intRange(name string, def, lo, hi int) int {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"html/template"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,12 @@ type Options struct {
 	CSRFPreviousSecret []byte
 	CSRFMaxAge         time.Duration
 	SecureCookies      bool
+
+	// TrustedProxies are the peers whose forwarding headers are believed.
+	TrustedProxies []*net.IPNet
+	// RequireHTTPS answers plain-HTTP page requests with a page that asks
+	// for HTTPS, because Secure cookies cannot work without it.
+	RequireHTTPS bool
 }
 
 // App holds the dependencies of every handler.
@@ -54,6 +61,8 @@ type App struct {
 	csrf        *csrf
 	idleTimeout time.Duration
 	dummyHash   func() string
+	trusted     []*net.IPNet
+	transport   transport
 
 	// ready is false until the database schema is migrated; until then every
 	// page answers 503.
@@ -69,6 +78,14 @@ func New(opts Options) (*App, error) {
 		log:         opts.Logger,
 		idleTimeout: opts.IdleTimeout,
 		dummyHash:   sync.OnceValue(func() string { return password.DummyHash(opts.BcryptCost) }),
+		trusted:     opts.TrustedProxies,
+	}
+	a.transport = transport{
+		requireHTTPS: opts.RequireHTTPS,
+		log: rateLimitedWarning(10*time.Minute, func(suppressed int64, clientIP, host string) {
+			a.log.Warn("A page was requested over plain HTTP while cookies are Secure; enable HTTPS in CapRover, or set COOKIE_SECURE=false for an HTTP-only setup.",
+				"client_ip", clientIP, "host", host, "suppressed", suppressed)
+		}),
 	}
 
 	assets, err := loadAssets(static.FS)
@@ -109,7 +126,8 @@ func (a *App) Handler() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = a.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(a.trusted)
+	e.SchemeExtractor = schemeExtractor(a.trusted)
 
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
@@ -118,7 +136,7 @@ func (a *App) Handler() *echo.Echo {
 	e.GET("/readyz", a.readyz)
 	e.GET("/static/:name", a.serveStatic)
 
-	pages := e.Group("", middleware.BodyLimit("64K"), a.language, a.requireReady, a.csrf.middleware, a.loadSession)
+	pages := e.Group("", middleware.BodyLimit("64K"), a.language, a.requireHTTPS, a.requireReady, a.csrf.middleware, a.loadSession)
 	pages.GET("/", a.home)
 	pages.GET("/login", a.loginShow)
 	pages.POST("/login", a.loginCheck)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -61,6 +62,10 @@ type envOptions struct {
 	cost     int
 	notReady bool
 	secret   []byte
+	// production turns on Secure cookies, HTTPS enforcement and the
+	// trusted proxies in trusted.
+	production bool
+	trusted    []*net.IPNet
 }
 
 func newEnv(t *testing.T) *env {
@@ -86,8 +91,13 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
+	cookieName := testCookie
+	if opts.production {
+		cookieName = "__Host-" + testCookie
+	}
 	sessions := session.NewManager(database.SQL, session.Options{
-		CookieName:  testCookie,
+		CookieName:  cookieName,
+		Secure:      opts.production,
 		MaxAge:      720 * time.Hour,
 		IdleTimeout: 168 * time.Hour,
 		Secret:      opts.secret,
@@ -98,8 +108,11 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 		Logger:      logger,
 		BcryptCost:  opts.cost,
 		IdleTimeout: 168 * time.Hour,
-		CSRFSecret:  opts.secret,
-		CSRFMaxAge:  720 * time.Hour,
+		CSRFSecret:     opts.secret,
+		CSRFMaxAge:     720 * time.Hour,
+		SecureCookies:  opts.production,
+		RequireHTTPS:   opts.production,
+		TrustedProxies: opts.trusted,
 	})
 	if err != nil {
 		t.Fatalf("handlers.New: %v", err)
@@ -144,6 +157,7 @@ type response struct {
 	body     string
 	header   http.Header
 	location string
+	cookies  []*http.Cookie
 }
 
 func (e *env) do(c *http.Client, req *http.Request) response {
@@ -156,7 +170,7 @@ func (e *env) do(c *http.Client, req *http.Request) response {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 
-	return response{status: resp.StatusCode, body: string(body), header: resp.Header, location: resp.Header.Get("Location")}
+	return response{status: resp.StatusCode, body: string(body), header: resp.Header, location: resp.Header.Get("Location"), cookies: resp.Cookies()}
 }
 
 func (e *env) get(c *http.Client, path string, headers ...string) response {

@@ -14,7 +14,7 @@ import (
 )
 
 // pageNames lists every page; parsing fails at start if one is missing.
-var pageNames = []string{"login", "dashboard", "error"}
+var pageNames = []string{"login", "dashboard", "error", "https"}
 
 // parseTemplates parses layout.html with each page into its own set, because
 // every page defines the same "content" block.

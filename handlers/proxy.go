@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// trustOptions makes Echo trust exactly the configured ranges, not its
+// defaults of loopback, link-local and private addresses.
+func trustOptions(trusted []*net.IPNet) []echo.TrustOption {
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+
+	return opts
+}
+
+// ipExtractor returns the client address as the nearest trusted proxy saw
+// it: X-Forwarded-For is read from the right, skipping trusted hops, so a
+// value that the client put in front is never taken. Without a trusted
+// proxy in front, only the peer address counts.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+
+	return echo.ExtractIPFromXFFHeader(trustOptions(trusted)...)
+}
+
+// schemeExtractor believes X-Forwarded-Proto only from a trusted peer, and
+// only the values http and https; anything else counts as the connection's
+// own scheme.
+func schemeExtractor(trusted []*net.IPNet) echo.SchemeExtractor {
+	fromHeaders := echo.ExtractSchemeFromHeaders(trustOptions(trusted)...)
+	return func(r *http.Request) string {
+		if r.TLS != nil {
+			return "https"
+		}
+		if len(trusted) == 0 {
+			return "http"
+		}
+
+		switch scheme := fromHeaders(r); scheme {
+		case "http", "https":
+			return scheme
+		}
+
+		return "http"
+	}
+}
+
+// transport enforces HTTPS in production. Over HTTPS it adds HSTS. Over
+// plain HTTP a browser would drop the Secure cookies and send the user back
+// to the login page forever, so every page explains how to enable HTTPS.
+type transport struct {
+	requireHTTPS bool
+	log          func(clientIP, host string)
+}
+
+func (a *App) requireHTTPS(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !a.transport.requireHTTPS {
+			return next(c)
+		}
+
+		if c.Scheme() == "https" {
+			c.Response().Header().Set("Strict-Transport-Security", "max-age=31536000")
+			return next(c)
+		}
+
+		a.transport.log(c.RealIP(), c.Request().Host)
+		page := a.newPage(c, "https.title")
+		status := http.StatusOK
+		if c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
+			status = http.StatusForbidden
+		}
+
+		return a.render(c, status, "https", page)
+	}
+}
+
+// rateLimitedWarning logs at most once per interval and counts the rest.
+func rateLimitedWarning(interval time.Duration, logf func(suppressed int64, clientIP, host string)) func(clientIP, host string) {
+	var last atomic.Int64
+	var suppressed atomic.Int64
+
+	return func(clientIP, host string) {
+		now := time.Now().UnixNano()
+		prev := last.Load()
+		if prev != 0 && now-prev < int64(interval) {
+			suppressed.Add(1)
+			return
+		}
+		if !last.CompareAndSwap(prev, now) {
+			suppressed.Add(1)
+			return
+		}
+		logf(suppressed.Swap(0), clientIP, host)
+	}
+}
