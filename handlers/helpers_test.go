@@ -103,11 +103,11 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 		Secret:      opts.secret,
 	})
 	app, err := handlers.New(handlers.Options{
-		Store:       database,
-		Sessions:    sessions,
-		Logger:      logger,
-		BcryptCost:  opts.cost,
-		IdleTimeout: 168 * time.Hour,
+		Store:          database,
+		Sessions:       sessions,
+		Logger:         logger,
+		BcryptCost:     opts.cost,
+		IdleTimeout:    168 * time.Hour,
 		CSRFSecret:     opts.secret,
 		CSRFMaxAge:     720 * time.Hour,
 		SecureCookies:  opts.production,
