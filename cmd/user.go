@@ -37,7 +37,8 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		// The value is not echoed: it may be a password typed by mistake.
+		return fmt.Errorf("%w: unexpected positional argument (value not shown); user %s takes only flags", errUsage, args[0])
 	}
 	*email = strings.TrimSpace(*email)
 	if *email == "" || !strings.Contains(*email, "@") {

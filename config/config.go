@@ -77,17 +77,9 @@ func Load(getenv Getenv) (*Config, error) {
 	c.DatabaseURL = r.databaseURL()
 	c.SessionMaxAge = r.duration("SESSION_MAX_AGE", 720*time.Hour)
 	c.SessionIdleTimeout = r.duration("SESSION_IDLE_TIMEOUT", 168*time.Hour)
-	c.BcryptCost = r.intRange("BCRYPT_COST", 12, 4, 31)
-	if c.Production() && c.BcryptCost < 10 {
-		r.fail("BCRYPT_COST", strconv.Itoa(c.BcryptCost), "must be at least 10 when APP_ENV=production")
-	}
+	c.BcryptCost = r.bcryptCost(c.Production())
 	c.LogLevel = r.logLevel()
-
-	defaultFormat := "text"
-	if c.Production() {
-		defaultFormat = "json"
-	}
-	c.LogFormat = r.oneOf("LOG_FORMAT", defaultFormat, "json", "text")
+	c.LogFormat = r.logFormat(c.Production())
 
 	c.SessionSecret = r.sessionSecret("SESSION_SECRET", c.Production(), c.DataDir)
 	if previous, ok := r.secret("SESSION_SECRET_PREVIOUS"); ok {
@@ -123,11 +115,11 @@ func LoadDatabase(getenv Getenv) (*Config, error) {
 	c := &Config{
 		AppEnv:      r.oneOf("APP_ENV", EnvDevelopment, EnvDevelopment, EnvProduction),
 		DatabaseURL: r.databaseURL(),
-		BcryptCost:  r.intRange("BCRYPT_COST", 12, 4, 31),
 		LogLevel:    r.logLevel(),
+		Port:        r.intRange("PORT", 8080, 1, 65535),
 	}
-	c.LogFormat = r.oneOf("LOG_FORMAT", "text", "json", "text")
-	c.Port = r.intRange("PORT", 8080, 1, 65535)
+	c.BcryptCost = r.bcryptCost(c.Production())
+	c.LogFormat = r.logFormat(c.Production())
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -152,6 +144,25 @@ func (r *reader) str(name, def string) string {
 	}
 
 	return v
+}
+
+// bcryptCost reads BCRYPT_COST. Costs under 10 are for tests only.
+func (r *reader) bcryptCost(production bool) int {
+	cost := r.intRange("BCRYPT_COST", 12, 4, 31)
+	if production && cost < 10 {
+		r.fail("BCRYPT_COST", strconv.Itoa(cost), "must be at least 10 when APP_ENV=production")
+	}
+
+	return cost
+}
+
+func (r *reader) logFormat(production bool) string {
+	def := "text"
+	if production {
+		def = "json"
+	}
+
+	return r.oneOf("LOG_FORMAT", def, "json", "text")
 }
 
 func (r *reader) boolean(name string, def bool) bool {

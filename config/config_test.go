@@ -692,19 +692,81 @@ func TestLoadDatabaseWithoutSecret(t *testing.T) {
 	env := map[string]string{
 		"APP_ENV":      "production",
 		"DATABASE_URL": testDatabaseURL,
-		"BCRYPT_COST":  "4",
+		"BCRYPT_COST":  "11",
 	}
 
 	cfg, err := config.LoadDatabase(getenv(env))
 	if err != nil {
 		t.Fatalf("LoadDatabase: got error %v, want nil", err)
 	}
-	if cfg.BcryptCost != 4 {
-		t.Errorf("BcryptCost: got %d, want 4", cfg.BcryptCost)
+	if cfg.BcryptCost != 11 {
+		t.Errorf("BcryptCost: got %d, want 11", cfg.BcryptCost)
 	}
 	if cfg.SessionSecret != nil {
 		t.Errorf("SessionSecret: got %d bytes, want nil", len(cfg.SessionSecret))
 	}
+}
+
+// LoadDatabase, which `portero migrate` and `portero user` use, must apply
+// the same production rules to the settings it shares with Load.
+func TestLoadDatabaseMatchesLoad(t *testing.T) {
+	tests := []struct {
+		name string
+		env  func(*testing.T) map[string]string
+	}{
+		{"development", devEnv},
+		{"production", prodEnv},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name+" defaults", func(t *testing.T) {
+			env := tt.env(t)
+
+			full, err := config.Load(getenv(env))
+			if err != nil {
+				t.Fatalf("Load: got error %v, want nil", err)
+			}
+			dbCfg, err := config.LoadDatabase(getenv(env))
+			if err != nil {
+				t.Fatalf("LoadDatabase: got error %v, want nil", err)
+			}
+
+			if dbCfg.AppEnv != full.AppEnv {
+				t.Errorf("AppEnv: got %q, want %q as Load returns", dbCfg.AppEnv, full.AppEnv)
+			}
+			if dbCfg.DatabaseURL != full.DatabaseURL {
+				t.Errorf("DatabaseURL: got a different URL than Load returns")
+			}
+			if dbCfg.BcryptCost != full.BcryptCost {
+				t.Errorf("BcryptCost: got %d, want %d as Load returns", dbCfg.BcryptCost, full.BcryptCost)
+			}
+			if dbCfg.LogLevel != full.LogLevel {
+				t.Errorf("LogLevel: got %v, want %v as Load returns", dbCfg.LogLevel, full.LogLevel)
+			}
+			if dbCfg.LogFormat != full.LogFormat {
+				t.Errorf("LogFormat: got %q, want %q as Load returns", dbCfg.LogFormat, full.LogFormat)
+			}
+			if dbCfg.Port != full.Port {
+				t.Errorf("Port: got %d, want %d as Load returns", dbCfg.Port, full.Port)
+			}
+		})
+	}
+
+	t.Run("production low bcrypt cost", func(t *testing.T) {
+		env := prodEnv(t)
+		env["BCRYPT_COST"] = "4"
+
+		if _, err := config.Load(getenv(env)); err == nil {
+			t.Fatal("Load: got nil error, want an error for BCRYPT_COST=4 in production")
+		}
+		_, err := config.LoadDatabase(getenv(env))
+		if err == nil {
+			t.Fatal("LoadDatabase: got nil error, want an error for BCRYPT_COST=4 in production")
+		}
+		if !strings.Contains(err.Error(), "BCRYPT_COST") {
+			t.Errorf("LoadDatabase error: got %q, want it to name BCRYPT_COST", err)
+		}
+	})
 }
 
 func TestLoadPort(t *testing.T) {

@@ -32,10 +32,20 @@ func FormatTime(lang string, t time.Time) string {
 func FormatDuration(lang string, d time.Duration) string {
 	switch {
 	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return T(lang, "time.days", int(d/(24*time.Hour)))
+		return count(lang, "time.day", "time.days", int(d/(24*time.Hour)))
 	case d >= time.Hour && d%time.Hour == 0:
-		return T(lang, "time.hours", int(d/time.Hour))
+		return count(lang, "time.hour", "time.hours", int(d/time.Hour))
 	}
 
-	return T(lang, "time.minutes", int(d/time.Minute))
+	return count(lang, "time.minute", "time.minutes", int(d/time.Minute))
+}
+
+// count picks the singular message for 1 and the plural otherwise, which is
+// the rule of both Spanish and English.
+func count(lang, singular, plural string, n int) string {
+	if n == 1 {
+		return T(lang, singular)
+	}
+
+	return T(lang, plural, n)
 }

@@ -80,7 +80,8 @@ func FromAcceptLanguage(header string) string {
 	for _, part := range strings.Split(header, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+		params = strings.ToLower(strings.TrimSpace(params))
+		if v, ok := strings.CutPrefix(params, "q="); ok {
 			parsed, err := strconv.ParseFloat(v, 64)
 			if err != nil || parsed < 0 || parsed > 1 {
 				continue
