@@ -84,8 +84,10 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
 	}
+	conns := &newConnTracker{conns: map[net.Conn]time.Time{}}
 	server := &http.Server{
 		Handler:           app.Handler(),
+		ConnState:         conns.track,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -121,6 +123,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	go conns.closeWhileShuttingDown(shutdownCtx.Done())
 	if err := server.Shutdown(shutdownCtx); err != nil {
 		logger.Error("Requests still in flight were cut off at shutdown.", "error", err)
 	}
