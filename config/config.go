@@ -48,8 +48,9 @@ type Config struct {
 	AdminEmail    string
 	AdminPassword string
 
-	// TrustedProxies are the peers whose X-Forwarded-For, X-Real-IP and
-	// X-Forwarded-Proto headers are believed.
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto headers are believed. X-Real-IP is never read,
+	// because nginx appends the same address to X-Forwarded-For.
 	TrustedProxies []*net.IPNet
 	// CookieSecure marks cookies Secure and gives them the __Host- prefix.
 	CookieSecure bool

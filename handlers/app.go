@@ -64,10 +64,19 @@ type App struct {
 	trusted     []*net.IPNet
 	transport   transport
 
-	// ready is false until the database schema is migrated; until then every
-	// page answers 503.
-	ready atomic.Bool
+	// ready is false until the database schema is migrated, and readyCh
+	// closes when it turns true.
+	ready     atomic.Bool
+	readyCh   chan struct{}
+	readyOnce sync.Once
 }
+
+// startupGrace is how long a page request that arrives before the schema
+// is migrated waits for it. On a normal start that takes well under a
+// second, so a proxy that sends traffic as soon as the port accepts
+// connections gets pages, not 503s. While the database is down, requests
+// get the 503 page after this wait.
+const startupGrace = 3 * time.Second
 
 // New parses the templates and reads the static files; a missing or broken
 // template fails here, at start.
@@ -79,6 +88,7 @@ func New(opts Options) (*App, error) {
 		idleTimeout: opts.IdleTimeout,
 		dummyHash:   sync.OnceValue(func() string { return password.DummyHash(opts.BcryptCost) }),
 		trusted:     opts.TrustedProxies,
+		readyCh:     make(chan struct{}),
 	}
 	a.transport = transport{
 		requireHTTPS: opts.RequireHTTPS,
@@ -115,7 +125,12 @@ func New(opts Options) (*App, error) {
 }
 
 // SetReady marks the database as migrated, so pages are served.
-func (a *App) SetReady() { a.ready.Store(true) }
+func (a *App) SetReady() {
+	a.readyOnce.Do(func() {
+		a.ready.Store(true)
+		close(a.readyCh)
+	})
+}
 
 // WarmUp computes the dummy hash ahead of the first failed login.
 func (a *App) WarmUp() { a.dummyHash() }
@@ -132,15 +147,17 @@ func (a *App) Handler() *echo.Echo {
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
 
-	e.GET("/healthz", a.healthz)
-	e.GET("/readyz", a.readyz)
-	e.GET("/static/:name", a.serveStatic)
+	// HEAD is served wherever GET is, for uptime monitors that use it.
+	getOrHead := []string{http.MethodGet, http.MethodHead}
+	e.Match(getOrHead, "/healthz", a.healthz)
+	e.Match(getOrHead, "/readyz", a.readyz)
+	e.Match(getOrHead, "/static/:name", a.serveStatic)
 
 	pages := e.Group("", middleware.BodyLimit("64K"), a.language, a.requireHTTPS, a.requireReady, a.csrf.middleware, a.loadSession)
-	pages.GET("/", a.home)
-	pages.GET("/login", a.loginShow)
+	pages.Match(getOrHead, "/", a.home)
+	pages.Match(getOrHead, "/login", a.loginShow)
 	pages.POST("/login", a.loginCheck)
-	pages.GET("/dashboard", a.dashboard, a.requireUser)
+	pages.Match(getOrHead, "/dashboard", a.dashboard, a.requireUser)
 	pages.POST("/logout", a.logout)
 
 	// Unknown paths get the error page in the visitor's language.

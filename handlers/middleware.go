@@ -55,11 +55,20 @@ func (a *App) language(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (a *App) requireReady(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !a.ready.Load() {
-			return &Error{Status: http.StatusServiceUnavailable, Key: "error.503"}
+		if a.ready.Load() {
+			return next(c)
 		}
 
-		return next(c)
+		timer := time.NewTimer(startupGrace)
+		defer timer.Stop()
+		select {
+		case <-a.readyCh:
+			return next(c)
+		case <-timer.C:
+		case <-c.Request().Context().Done():
+		}
+
+		return &Error{Status: http.StatusServiceUnavailable, Key: "error.503"}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portero/portero/db"
 )
@@ -260,5 +261,41 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	if !strings.Contains(logs, `msg="User logged in."`) {
 		t.Error("the log has no line for the successful login")
+	}
+}
+
+func TestHeadServedLikeGet(t *testing.T) {
+	e := newEnv(t)
+
+	for _, path := range []string{"/healthz", "/readyz", "/login", "/"} {
+		req, _ := http.NewRequest(http.MethodHead, e.server.URL+path, nil)
+		resp := e.do(e.client(), req)
+		if resp.status != http.StatusOK && resp.status != http.StatusSeeOther {
+			t.Errorf("HEAD %s: got %d, want 200 or 303", path, resp.status)
+		}
+		if resp.body != "" {
+			t.Errorf("HEAD %s: got a body of %d bytes, want none", path, len(resp.body))
+		}
+	}
+}
+
+func TestPageWaitsForStartup(t *testing.T) {
+	e := newEnvWith(t, envOptions{notReady: true})
+
+	done := make(chan response, 1)
+	go func() { done <- e.get(e.client(), "/login") }()
+
+	// The request is parked until the app turns ready, well within the
+	// grace period, and then served normally.
+	time.Sleep(200 * time.Millisecond)
+	e.app.SetReady()
+
+	select {
+	case resp := <-done:
+		if resp.status != http.StatusOK {
+			t.Errorf("login requested during startup: got %d, want 200", resp.status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("login requested during startup: no response after 10 s")
 	}
 }

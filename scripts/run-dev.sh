@@ -23,7 +23,8 @@ export DATA_DIR=${DATA_DIR:-$data_dir}
 
 if [[ -n ${DATABASE_URL:-} ]]; then
 	echo "run-dev: using DATABASE_URL from the environment; no admin account is set up" >&2
-	exec "$GO" run . serve
+	"$GO" build -o bin/portero .
+	exec bin/portero serve
 fi
 
 mkdir -p "$data_dir"
@@ -58,4 +59,7 @@ INFO
 
 export ADMIN_EMAIL=$admin_email
 export ADMIN_PASSWORD_FILE=$password_file
-exec "$GO" run . serve
+# The binary runs in place of this script, not under `go run`, so that
+# Ctrl-C reaches it directly and a clean stop exits with status 0.
+"$GO" build -o bin/portero .
+exec bin/portero serve
