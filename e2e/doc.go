@@ -8,6 +8,7 @@
 //
 //	TEST_DATABASE_URL=postgres://... go test -race -count=1 ./e2e/ -v
 //
-// The tests fail, never skip, when PostgreSQL or Chromium is missing.
+// The tests fail, never skip, when PostgreSQL, Chromium or nginx is missing
+// (nginx at NGINX_PATH or /usr/sbin/nginx).
 // TestPhoneLayout saves its screenshots in E2E_SCREENSHOT_DIR when it is set.
 package e2e

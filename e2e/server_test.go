@@ -38,6 +38,9 @@ type deployment struct {
 	port          int
 	dataDir       string
 	sessionSecret string
+	// extraEnv is added after the defaults of env, so an entry here such as
+	// APP_ENV=production replaces the default of the same name.
+	extraEnv []string
 
 	// log collects the stdout and stderr of every process, in start order.
 	log       *logBuffer
@@ -49,8 +52,16 @@ type deployment struct {
 func newDeployment(t *testing.T) *deployment {
 	t.Helper()
 
+	return newDeploymentOn(t, testdb.NewURL(t))
+}
+
+// newDeploymentOn is newDeployment for a database that the caller provides,
+// such as one in a cluster that the test stops and starts.
+func newDeploymentOn(t *testing.T, databaseURL string) *deployment {
+	t.Helper()
+
 	d := &deployment{
-		databaseURL:   testdb.NewURL(t),
+		databaseURL:   databaseURL,
 		port:          freePort(t),
 		dataDir:       t.TempDir(),
 		sessionSecret: randomHex(t, 24),
@@ -76,8 +87,9 @@ func (d *deployment) baseURL() string {
 // inherited from the test process, so a DATABASE_URL or ADMIN_EMAIL in the
 // developer's shell cannot change what the test runs against. LOG_LEVEL is
 // debug so that the secret checks see every line the server can write.
+// exec.Cmd uses the last value of a repeated name, so extraEnv wins.
 func (d *deployment) env() []string {
-	return []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"DATABASE_URL=" + d.databaseURL,
 		"PORT=" + strconv.Itoa(d.port),
@@ -87,6 +99,8 @@ func (d *deployment) env() []string {
 		"APP_ENV=development",
 		"LOG_LEVEL=debug",
 	}
+
+	return append(env, d.extraEnv...)
 }
 
 // createUser runs `portero user create` with the password on stdin.
@@ -110,21 +124,48 @@ func (d *deployment) createUser(t *testing.T, email, name, password string) {
 // process is one running `portero` server.
 type process struct {
 	cmd    *exec.Cmd
+	port   int
 	exited chan struct{}
 	// waitErr is the result of cmd.Wait. Read it only after exited is closed.
 	waitErr error
 }
 
-// start runs a new server process and waits until GET /readyz returns 200.
-// The process is killed when the test ends, if it still runs.
+// baseURL returns the address of this process on 127.0.0.1.
+func (p *process) baseURL() string {
+	return "http://127.0.0.1:" + strconv.Itoa(p.port)
+}
+
+// start runs a new server process on the deployment's port and waits until
+// GET /readyz returns 200. The process is killed when the test ends, if it
+// still runs.
 func (d *deployment) start(t *testing.T) *process {
 	t.Helper()
 
+	return d.startOn(t, d.port)
+}
+
+// startOn is start on another port, for several processes that serve the
+// same deployment at once.
+func (d *deployment) startOn(t *testing.T, port int) *process {
+	t.Helper()
+
+	p := d.spawn(t, port)
+	d.waitReady(t, p)
+
+	return p
+}
+
+// spawn runs a new server process on port and returns at once, without
+// waiting for it to be ready. The process is killed when the test ends, if
+// it still runs.
+func (d *deployment) spawn(t *testing.T, port int) *process {
+	t.Helper()
+
 	d.processes++
-	d.log.printf("--- portero process %d\n", d.processes)
+	d.log.printf("--- portero process %d on port %d\n", d.processes, port)
 
 	cmd := exec.Command(binaryPath)
-	cmd.Env = d.env()
+	cmd.Env = append(d.env(), "PORT="+strconv.Itoa(port))
 	cmd.Stdout = d.log
 	cmd.Stderr = d.log
 	setProcessAttributes(cmd)
@@ -132,14 +173,12 @@ func (d *deployment) start(t *testing.T) *process {
 		t.Fatalf("start portero process %d: %v", d.processes, err)
 	}
 
-	p := &process{cmd: cmd, exited: make(chan struct{})}
+	p := &process{cmd: cmd, port: port, exited: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.exited)
 	}()
 	t.Cleanup(p.kill)
-
-	d.waitReady(t, p)
 
 	return p
 }
@@ -150,7 +189,7 @@ func (d *deployment) waitReady(t *testing.T, p *process) {
 	t.Helper()
 
 	client := &http.Client{Timeout: time.Second}
-	url := d.baseURL() + "/readyz"
+	url := p.baseURL() + "/readyz"
 	deadline := time.Now().Add(readyTimeout)
 	lastResult := "no response yet"
 	for time.Now().Before(deadline) {

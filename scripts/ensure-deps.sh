@@ -5,6 +5,11 @@
 #
 # NAME is one of:
 #   chromium    Debian's chromium, unless $CHROME_PATH or /usr/bin/chromium exists
+#   nginx       Debian's nginx, unless $NGINX_PATH or /usr/sbin/nginx exists.
+#               On a host whose init system starts services (no policy-rc.d
+#               that returns 101, as Docker images have), installing it also
+#               starts the system's nginx on port 80. The tests run their own
+#               nginx and do not use that one.
 #   postgresql  Debian's postgresql, unless initdb is found (see find_pg_bin)
 #
 # As root with apt-get, the script runs one `apt-get update` and one
@@ -72,14 +77,33 @@ find_chrome() {
 	return 1
 }
 
+# Print the nginx binary to use. Return 1 if none is found, and 2 if
+# $NGINX_PATH is set but not executable.
+find_nginx() {
+	if [[ -n ${NGINX_PATH:-} ]]; then
+		if [[ -x $NGINX_PATH ]]; then
+			printf '%s\n' "$NGINX_PATH"
+			return 0
+		fi
+		log "NGINX_PATH=$NGINX_PATH is not an executable file"
+		return 2
+	fi
+	if [[ -x /usr/sbin/nginx ]]; then
+		printf '%s\n' /usr/sbin/nginx
+		return 0
+	fi
+	return 1
+}
+
 # Return 0 if the tool behind NAME is present, 1 if its Debian package should
 # be installed, and 2 if an environment variable points at a missing file.
 check_dep() {
 	case $1 in
 	chromium) find_chrome >/dev/null ;;
+	nginx) find_nginx >/dev/null ;;
 	postgresql) find_pg_bin >/dev/null ;;
 	*)
-		log "unknown dependency: $1 (expected chromium or postgresql)"
+		log "unknown dependency: $1 (expected chromium, nginx or postgresql)"
 		return 2
 		;;
 	esac
@@ -89,6 +113,7 @@ check_dep() {
 override_hint() {
 	case $1 in
 	chromium) echo "or set CHROME_PATH to a Chrome or Chromium binary" ;;
+	nginx) echo "or set NGINX_PATH to an nginx binary" ;;
 	postgresql) echo "or set PG_BIN to a directory that contains initdb, pg_ctl and postgres" ;;
 	esac
 }
@@ -149,7 +174,7 @@ ensure_packages() {
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	if (($# == 0)); then
-		echo "usage: $0 chromium|postgresql..." >&2
+		echo "usage: $0 chromium|nginx|postgresql..." >&2
 		exit 2
 	fi
 	ensure_packages "$@"

@@ -6,7 +6,8 @@
 # create their own databases from it) and stops and deletes the cluster on exit.
 # Environment: GO (default go), GOTESTFLAGS (extra `go test` flags, split on
 # spaces, e.g. GOTESTFLAGS='-run TestLogin -v'), CHROME_PATH (browser for the
-# browser tests, default /usr/bin/chromium).
+# browser tests, default /usr/bin/chromium), NGINX_PATH (reverse proxy for the
+# proxy tests, default /usr/sbin/nginx).
 
 set -euo pipefail
 
@@ -27,14 +28,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-deps=(chromium)
+deps=(chromium nginx)
 if [[ -z ${TEST_DATABASE_URL:-} ]]; then
 	deps+=(postgresql)
 fi
 scripts/ensure-deps.sh "${deps[@]}"
 
 CHROME_PATH=${CHROME_PATH:-/usr/bin/chromium}
-export CHROME_PATH
+NGINX_PATH=${NGINX_PATH:-/usr/sbin/nginx}
+export CHROME_PATH NGINX_PATH
 
 if [[ -z ${TEST_DATABASE_URL:-} ]]; then
 	cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/portero-test-pg.XXXXXX")
@@ -46,6 +48,7 @@ if [[ -z ${TEST_DATABASE_URL:-} ]]; then
 fi
 echo "test: TEST_DATABASE_URL=$TEST_DATABASE_URL" >&2
 echo "test: CHROME_PATH=$CHROME_PATH" >&2
+echo "test: NGINX_PATH=$NGINX_PATH" >&2
 
 read -r -a extra_flags <<<"${GOTESTFLAGS:-}"
 
