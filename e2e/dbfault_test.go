@@ -161,8 +161,8 @@ func statusOf(target string) int {
 }
 
 // TestDatabaseDownAtStart starts portero while its database is down: it
-// must serve /healthz and an error page, and start serving pages once the
-// database is up, without a restart.
+// must answer /healthz and serve an error page, and start serving pages once
+// the database is up, without a restart.
 func TestDatabaseDownAtStart(t *testing.T) {
 	cluster := newCluster(t)
 	cluster.stop(t)
@@ -170,8 +170,10 @@ func TestDatabaseDownAtStart(t *testing.T) {
 	d := newDeploymentOn(t, cluster.url)
 	p := d.spawn(t, d.port)
 
-	if !waitFor(readyTimeout, func() bool { return statusOf(p.baseURL()+"/healthz") == http.StatusOK }) {
-		t.Fatalf("GET /healthz with the database down: got no 200 within %s, want 200 once portero listens", readyTimeout)
+	// /healthz stays 503 until the first start completes, so Docker does
+	// not send traffic to a container that cannot serve pages yet.
+	if !waitFor(readyTimeout, func() bool { return statusOf(p.baseURL()+"/healthz") == http.StatusServiceUnavailable }) {
+		t.Fatalf("GET /healthz with the database down: got no 503 within %s, want 503 once portero listens", readyTimeout)
 	}
 	if got := statusOf(p.baseURL() + "/readyz"); got != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz with the database down: got status %d, want 503", got)
@@ -208,6 +210,9 @@ func TestDatabaseDownAtStart(t *testing.T) {
 
 	if status, _ := fetch(t, p.baseURL()+"/login", ""); status != http.StatusOK {
 		t.Errorf("GET /login after the database started: got status %d, want 200", status)
+	}
+	if got := statusOf(p.baseURL() + "/healthz"); got != http.StatusOK {
+		t.Errorf("GET /healthz after the database started: got status %d, want 200", got)
 	}
 	select {
 	case <-p.exited:

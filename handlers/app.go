@@ -166,7 +166,16 @@ func (a *App) Handler() *echo.Echo {
 	return e
 }
 
+// healthz answers 503 until the first start has migrated the schema, and
+// 200 from then on while the process serves, even when the database goes
+// away later. Docker's HEALTHCHECK calls it: a new container counts as
+// healthy only once it can serve pages, and a database outage does not get
+// every healthy container restarted.
 func (a *App) healthz(c echo.Context) error {
+	if !a.ready.Load() {
+		return c.String(http.StatusServiceUnavailable, "starting\n")
+	}
+
 	return c.String(http.StatusOK, "ok\n")
 }
 

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -131,7 +133,19 @@ func (x *csrf) sameOrigin(r *http.Request) bool {
 		return false
 	}
 
-	return u.Host == r.Host
+	// Only the host names are compared: a proxy such as CapRover's nginx
+	// may pass Host without the port that the browser put in Origin. The
+	// token check still applies to every request.
+	return strings.EqualFold(u.Hostname(), hostname(r.Host))
+}
+
+// hostname returns host without its port, if any.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+
+	return strings.Trim(host, "[]")
 }
 
 func csrfTokenOf(c echo.Context) string {

@@ -151,8 +151,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	if resp := waiting.get(waiting.client(), "/readyz"); resp.status != http.StatusServiceUnavailable {
 		t.Errorf("readyz before migrations: got %d, want 503", resp.status)
 	}
-	if resp := waiting.get(waiting.client(), "/healthz"); resp.status != http.StatusOK {
-		t.Errorf("healthz before migrations: got %d, want 200", resp.status)
+	if resp := waiting.get(waiting.client(), "/healthz"); resp.status != http.StatusServiceUnavailable {
+		t.Errorf("healthz before migrations: got %d, want 503 (still starting)", resp.status)
 	}
 	resp := waiting.get(waiting.client(), "/login")
 	if resp.status != http.StatusServiceUnavailable || !strings.Contains(resp.body, "la base de datos no responde") {
@@ -168,6 +168,7 @@ func TestDatabaseDownGives503(t *testing.T) {
 	token := e.csrfToken(c, "/dashboard")
 
 	// A second app on a pool whose server is gone: nothing listens there.
+	// It counts as started, as a process would after the database left.
 	down, err := db.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +189,9 @@ func TestDatabaseDownGives503(t *testing.T) {
 	}
 	if resp := broken.get(c, "/readyz"); resp.status != http.StatusServiceUnavailable {
 		t.Errorf("readyz with the database down: got %d, want 503", resp.status)
+	}
+	if resp := broken.get(c, "/healthz"); resp.status != http.StatusOK {
+		t.Errorf("healthz with the database gone after start: got %d, want 200", resp.status)
 	}
 }
 

@@ -3,6 +3,7 @@ package handlers
 import (
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +30,54 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		return echo.ExtractIPDirect()
 	}
 
-	return echo.ExtractIPFromXFFHeader(trustOptions(trusted)...)
+	return func(r *http.Request) string {
+		peer := echo.ExtractIPDirect()(r)
+		if !inRanges(peer, trusted) {
+			return peer
+		}
+
+		var hops []string
+		for _, v := range r.Header.Values(echo.HeaderXForwardedFor) {
+			hops = append(hops, strings.Split(v, ",")...)
+		}
+		for i := len(hops) - 1; i >= 0; i-- {
+			ip := net.ParseIP(strings.Trim(strings.TrimSpace(hops[i]), "[]"))
+			if ip == nil {
+				// A malformed entry breaks the chain, so nothing left of it
+				// can be trusted either.
+				return peer
+			}
+			if !inRanges(ip.String(), trusted) {
+				return ip.String()
+			}
+		}
+
+		// Every hop is in a trusted range, so the client itself is inside
+		// the private network and could have written any of the entries.
+		// Echo would return the leftmost one; the one the nearest proxy
+		// appended is the only one a proxy vouches for.
+		if len(hops) > 0 {
+			if ip := net.ParseIP(strings.Trim(strings.TrimSpace(hops[len(hops)-1]), "[]")); ip != nil {
+				return ip.String()
+			}
+		}
+
+		return peer
+	}
+}
+
+func inRanges(addr string, ranges []*net.IPNet) bool {
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return false
+	}
+	for _, n := range ranges {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+
+	return false
 }
 
 // schemeExtractor believes X-Forwarded-Proto only from a trusted peer, and

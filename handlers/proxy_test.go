@@ -159,3 +159,33 @@ func withCookies(r *http.Request, cookies []*http.Cookie) *http.Request {
 
 	return r
 }
+
+func TestForwardedForAllTrustedTakesNearest(t *testing.T) {
+	e := newEnvWith(t, envOptions{production: true, trusted: []*net.IPNet{mustCIDR(t, "127.0.0.0/8"), mustCIDR(t, "10.0.0.0/8")}})
+
+	// A client inside a trusted range writes its own first entry; only
+	// the entry the nearest proxy appended is vouched for.
+	e.get(e.client(), "/login", "X-Forwarded-Proto", "http", "X-Forwarded-For", "10.9.9.9, 10.0.0.5")
+	logs := e.logs.String()
+	if !strings.Contains(logs, "client_ip=10.0.0.5") {
+		t.Errorf("log lacks the nearest hop 10.0.0.5:\n%s", logs)
+	}
+	if strings.Contains(logs, "10.9.9.9") {
+		t.Error("the log carries the leftmost, client-written address")
+	}
+}
+
+func TestOriginWithPortAccepted(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("pia@example.com", "Pia")
+	c := e.client()
+	token := e.csrfToken(c, "/login")
+	u, _ := url.Parse(e.server.URL)
+
+	// The proxy passes Host without the port the browser put in Origin.
+	form := url.Values{"csrf_token": {token}, "email": {"pia@example.com"}, "password": {testPassword}}
+	resp := e.post(c, "/login", form, "Origin", "https://"+u.Hostname()+":8443", "Sec-Fetch-Site", "same-origin")
+	if resp.status != http.StatusSeeOther {
+		t.Errorf("login with Origin on another port of the same host: got %d, want 303", resp.status)
+	}
+}
