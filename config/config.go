@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,33 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// CookieSecure marks cookies Secure and gives them the __Host- prefix.
 	CookieSecure bool
+
+	// LoginMaxFailures (LOGIN_MAX_FAILURES, default 5) failed logins of one
+	// account within LoginFailureWindow (LOGIN_FAILURE_WINDOW, default 15m)
+	// lock it for LoginFirstLockout. Each further failure doubles the lock,
+	// up to LoginMaxLockout (LOGIN_MAX_LOCKOUT, default 15m).
+	LoginMaxFailures   int
+	LoginFailureWindow time.Duration
+	LoginMaxLockout    time.Duration
+	// LoginIPMaxFailures (LOGIN_IP_MAX_FAILURES, default 50) failed logins
+	// from one client IP, on any accounts, lock that IP in the same way.
+	LoginIPMaxFailures int
+	// BcryptConcurrency (BCRYPT_CONCURRENCY, default
+	// DefaultBcryptConcurrency) is how many bcrypt computations may run at
+	// once in the process.
+	BcryptConcurrency int
 }
+
+// DefaultBcryptConcurrency returns half the CPUs the process may use, at
+// least 1, so that bcrypt leaves CPUs for the pages that need none. It
+// reads GOMAXPROCS rather than runtime.NumCPU, because since Go 1.25
+// GOMAXPROCS follows a container's CPU limit and NumCPU counts the host's.
+func DefaultBcryptConcurrency() int {
+	return max(1, runtime.GOMAXPROCS(0)/2)
+}
+
+// LoginFirstLockout is the lock that the failure at the login limit sets.
+const LoginFirstLockout = time.Minute
 
 // DefaultTrustedProxies covers loopback and the private ranges, which
 // include the overlay network CapRover's nginx connects from.
@@ -101,6 +128,12 @@ func Load(getenv Getenv) (*Config, error) {
 
 	c.TrustedProxies = r.trustedProxies()
 	c.CookieSecure = r.boolean("COOKIE_SECURE", c.Production())
+
+	c.LoginMaxFailures = r.intRange("LOGIN_MAX_FAILURES", 5, 1, 1000)
+	c.LoginFailureWindow = r.duration("LOGIN_FAILURE_WINDOW", 15*time.Minute)
+	c.LoginMaxLockout = r.duration("LOGIN_MAX_LOCKOUT", 15*time.Minute)
+	c.LoginIPMaxFailures = r.intRange("LOGIN_IP_MAX_FAILURES", 50, 1, 1000000)
+	c.BcryptConcurrency = r.intRange("BCRYPT_CONCURRENCY", DefaultBcryptConcurrency(), 1, 1024)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

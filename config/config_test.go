@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,21 @@ func TestLoadDefaults(t *testing.T) {
 			if cfg.AdminEmail != "" || cfg.AdminPassword != "" {
 				t.Errorf("admin: got email %q and a %d-byte password, want both empty", cfg.AdminEmail, len(cfg.AdminPassword))
 			}
+			if cfg.LoginMaxFailures != 5 {
+				t.Errorf("LoginMaxFailures: got %d, want 5", cfg.LoginMaxFailures)
+			}
+			if cfg.LoginFailureWindow != 15*time.Minute {
+				t.Errorf("LoginFailureWindow: got %v, want 15m", cfg.LoginFailureWindow)
+			}
+			if cfg.LoginMaxLockout != 15*time.Minute {
+				t.Errorf("LoginMaxLockout: got %v, want 15m", cfg.LoginMaxLockout)
+			}
+			if cfg.LoginIPMaxFailures != 50 {
+				t.Errorf("LoginIPMaxFailures: got %d, want 50", cfg.LoginIPMaxFailures)
+			}
+			if want := max(1, runtime.GOMAXPROCS(0)/2); cfg.BcryptConcurrency != want {
+				t.Errorf("BcryptConcurrency: got %d, want %d", cfg.BcryptConcurrency, want)
+			}
 		})
 	}
 }
@@ -124,6 +140,11 @@ func TestLoadSettings(t *testing.T) {
 	env["BCRYPT_COST"] = "10"
 	env["LOG_LEVEL"] = "debug"
 	env["LOG_FORMAT"] = "text"
+	env["LOGIN_MAX_FAILURES"] = "8"
+	env["LOGIN_FAILURE_WINDOW"] = "1h"
+	env["LOGIN_MAX_LOCKOUT"] = "30m"
+	env["LOGIN_IP_MAX_FAILURES"] = "200"
+	env["BCRYPT_CONCURRENCY"] = "3"
 
 	cfg, err := config.Load(getenv(env))
 	if err != nil {
@@ -154,6 +175,21 @@ func TestLoadSettings(t *testing.T) {
 	if string(cfg.SessionSecret) != validSecret {
 		t.Errorf("SessionSecret: got a different value than SESSION_SECRET")
 	}
+	if cfg.LoginMaxFailures != 8 {
+		t.Errorf("LoginMaxFailures: got %d, want 8", cfg.LoginMaxFailures)
+	}
+	if cfg.LoginFailureWindow != time.Hour {
+		t.Errorf("LoginFailureWindow: got %v, want 1h", cfg.LoginFailureWindow)
+	}
+	if cfg.LoginMaxLockout != 30*time.Minute {
+		t.Errorf("LoginMaxLockout: got %v, want 30m", cfg.LoginMaxLockout)
+	}
+	if cfg.LoginIPMaxFailures != 200 {
+		t.Errorf("LoginIPMaxFailures: got %d, want 200", cfg.LoginIPMaxFailures)
+	}
+	if cfg.BcryptConcurrency != 3 {
+		t.Errorf("BcryptConcurrency: got %d, want 3", cfg.BcryptConcurrency)
+	}
 }
 
 func TestLoadInvalidValues(t *testing.T) {
@@ -178,6 +214,14 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"unknown log format", false, "LOG_FORMAT", "xml"},
 		{"unknown log level", false, "LOG_LEVEL", "verbose"},
 		{"database ssl not a bool", false, "DATABASE_SSL", "sometimes"},
+		{"login max failures zero", false, "LOGIN_MAX_FAILURES", "0"},
+		{"login max failures as word", false, "LOGIN_MAX_FAILURES", "five"},
+		{"login window under a minute", false, "LOGIN_FAILURE_WINDOW", "30s"},
+		{"login window without unit", false, "LOGIN_FAILURE_WINDOW", "15"},
+		{"login max lockout under a minute", false, "LOGIN_MAX_LOCKOUT", "59s"},
+		{"login IP max failures negative", false, "LOGIN_IP_MAX_FAILURES", "-1"},
+		{"bcrypt concurrency zero", false, "BCRYPT_CONCURRENCY", "0"},
+		{"bcrypt concurrency too high", false, "BCRYPT_CONCURRENCY", "1025"},
 	}
 
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net"
@@ -27,6 +28,10 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (*db.User, error)
 	UserByID(ctx context.Context, id int64) (*db.User, error)
 	Ping(ctx context.Context) error
+
+	LoginThrottle(ctx context.Context, window time.Duration, accountKey, ip string) (db.LoginThrottle, error)
+	RecordLoginFailure(ctx context.Context, policy db.LoginPolicy, accountKey, ip string) (db.LoginFailures, error)
+	ResetLoginFailures(ctx context.Context, accountKey string) error
 }
 
 // Options configures an App.
@@ -49,6 +54,15 @@ type Options struct {
 	// RequireHTTPS answers plain-HTTP page requests with a page that asks
 	// for HTTPS, because Secure cookies cannot work without it.
 	RequireHTTPS bool
+
+	// LoginPolicy limits failed logins per account and per client IP.
+	LoginPolicy db.LoginPolicy
+	// ThrottleSecret keys the HMAC that turns an email into the key of its
+	// login_failures row. Every instance must use the same value.
+	ThrottleSecret []byte
+	// Bcrypt bounds the bcrypt work of all requests together. Every bcrypt
+	// call on the request path takes one of its slots.
+	Bcrypt *password.Limiter
 }
 
 // App holds the dependencies of every handler.
@@ -63,6 +77,11 @@ type App struct {
 	dummyHash   func() string
 	trusted     []*net.IPNet
 	transport   transport
+	throttle    throttle
+	bcrypt      *password.Limiter
+	// busyWarning logs logins that found every bcrypt slot busy, at most
+	// once a minute.
+	busyWarning func(clientIP, host string)
 
 	// ready is false until the database schema is migrated, and readyCh
 	// closes when it turns true.
@@ -81,6 +100,16 @@ const startupGrace = 3 * time.Second
 // New parses the templates and reads the static files; a missing or broken
 // template fails here, at start.
 func New(opts Options) (*App, error) {
+	if err := validatePolicy(opts.LoginPolicy); err != nil {
+		return nil, err
+	}
+	if len(opts.ThrottleSecret) == 0 {
+		return nil, errors.New("missing throttle secret: set Options.ThrottleSecret")
+	}
+	if opts.Bcrypt == nil {
+		return nil, errors.New("missing bcrypt limiter: set Options.Bcrypt")
+	}
+
 	a := &App{
 		store:       opts.Store,
 		sessions:    opts.Sessions,
@@ -88,8 +117,17 @@ func New(opts Options) (*App, error) {
 		idleTimeout: opts.IdleTimeout,
 		dummyHash:   sync.OnceValue(func() string { return password.DummyHash(opts.BcryptCost) }),
 		trusted:     opts.TrustedProxies,
-		readyCh:     make(chan struct{}),
+		throttle: throttle{
+			policy: opts.LoginPolicy,
+			key:    session.DeriveKey(opts.ThrottleSecret, "login-throttle", 32),
+		},
+		bcrypt:  opts.Bcrypt,
+		readyCh: make(chan struct{}),
 	}
+	a.busyWarning = rateLimitedWarning(time.Minute, func(suppressed int64, clientIP, host string) {
+		a.log.Warn("A login was rejected because every bcrypt slot was busy; raise BCRYPT_CONCURRENCY if the CPUs have room.",
+			"client_ip", clientIP, "host", host, "slots", a.bcrypt.Slots(), "suppressed", suppressed)
+	})
 	a.transport = transport{
 		requireHTTPS: opts.RequireHTTPS,
 		log: rateLimitedWarning(10*time.Minute, func(suppressed int64, clientIP, host string) {

@@ -56,6 +56,17 @@ type env struct {
 	server   *httptest.Server
 	sessions *session.Manager
 	logs     *lockedBuffer
+	// bcrypt is the app's limiter; tests hold its slots and count its calls.
+	bcrypt *password.Limiter
+}
+
+// defaultPolicy is the login policy of a default configuration.
+var defaultPolicy = db.LoginPolicy{
+	Window:             15 * time.Minute,
+	AccountMaxFailures: 5,
+	IPMaxFailures:      50,
+	FirstLockout:       time.Minute,
+	MaxLockout:         15 * time.Minute,
 }
 
 type envOptions struct {
@@ -66,6 +77,10 @@ type envOptions struct {
 	// trusted proxies in trusted.
 	production bool
 	trusted    []*net.IPNet
+	// policy replaces the fields of defaultPolicy that are set.
+	policy db.LoginPolicy
+	// bcryptSlots is the number of bcrypt slots, 4 when 0.
+	bcryptSlots int
 }
 
 func newEnv(t *testing.T) *env {
@@ -88,6 +103,27 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 	if opts.secret == nil {
 		opts.secret = testSecret
 	}
+	policy := defaultPolicy
+	if opts.policy.Window != 0 {
+		policy.Window = opts.policy.Window
+	}
+	if opts.policy.AccountMaxFailures != 0 {
+		policy.AccountMaxFailures = opts.policy.AccountMaxFailures
+	}
+	if opts.policy.IPMaxFailures != 0 {
+		policy.IPMaxFailures = opts.policy.IPMaxFailures
+	}
+	if opts.policy.FirstLockout != 0 {
+		policy.FirstLockout = opts.policy.FirstLockout
+	}
+	if opts.policy.MaxLockout != 0 {
+		policy.MaxLockout = opts.policy.MaxLockout
+	}
+	if opts.bcryptSlots == 0 {
+		opts.bcryptSlots = 4
+	}
+	limiter := password.NewLimiter(opts.bcryptSlots, 500*time.Millisecond)
+
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
@@ -113,6 +149,9 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 		SecureCookies:  opts.production,
 		RequireHTTPS:   opts.production,
 		TrustedProxies: opts.trusted,
+		LoginPolicy:    policy,
+		ThrottleSecret: opts.secret,
+		Bcrypt:         limiter,
 	})
 	if err != nil {
 		t.Fatalf("handlers.New: %v", err)
@@ -124,7 +163,7 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 	server := httptest.NewServer(app.Handler())
 	t.Cleanup(server.Close)
 
-	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs}
+	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs, bcrypt: limiter}
 }
 
 func (e *env) createUser(email, name string) *db.User {

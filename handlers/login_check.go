@@ -18,13 +18,24 @@ func (a *App) loginCheck(c echo.Context) error {
 	r := c.Request()
 	email := strings.TrimSpace(c.FormValue("email"))
 	pw := c.FormValue("password")
+	form := newLoginForm(email, c.FormValue("next"))
 
 	if email == "" || pw == "" {
-		return a.loginFailed(c, email, http.StatusUnprocessableEntity, "login.missing")
+		return a.loginFailed(c, form, http.StatusUnprocessableEntity, "login.missing")
+	}
+
+	// The throttle is read before the user and before bcrypt, so that an
+	// attempt on a locked account or IP costs one query and no CPU.
+	accountKey := a.throttle.accountKey(email)
+	state, err := a.store.LoginThrottle(r.Context(), a.throttle.policy.Window, accountKey, c.RealIP())
+	if err != nil {
+		return err
+	}
+	if state.RetryAfter > 0 {
+		return a.loginLocked(c, form, accountKey, state)
 	}
 
 	var user *db.User
-	var err error
 	if len(email) <= maxEmailLength {
 		user, err = a.store.UserByEmail(r.Context(), email)
 	} else {
@@ -34,6 +45,10 @@ func (a *App) loginCheck(c echo.Context) error {
 		return err
 	}
 
+	release, err := a.bcrypt.Acquire(r.Context())
+	if err != nil {
+		return a.loginBusy(c, form)
+	}
 	// An unknown email is compared against a dummy hash so that the
 	// response takes as long as for a wrong password.
 	hash := a.dummyHash()
@@ -41,35 +56,48 @@ func (a *App) loginCheck(c echo.Context) error {
 		hash = user.PasswordHash
 	}
 	matches := password.Matches(hash, pw)
+	release()
 
+	reason := ""
 	switch {
 	case user == nil:
-		a.log.Warn("Login failed.", "reason", "unknown_email", "client_ip", c.RealIP())
-		return a.loginFailed(c, email, http.StatusUnauthorized, "login.failed")
+		reason = "unknown_email"
 	case !matches:
-		a.log.Warn("Login failed.", "reason", "wrong_password", "user_id", user.ID, "client_ip", c.RealIP())
-		return a.loginFailed(c, email, http.StatusUnauthorized, "login.failed")
+		reason = "wrong_password"
 	case user.Disabled():
-		a.log.Warn("Login failed.", "reason", "user_disabled", "user_id", user.ID, "client_ip", c.RealIP())
-		return a.loginFailed(c, email, http.StatusUnauthorized, "login.failed")
+		reason = "user_disabled"
+	}
+	if reason != "" {
+		args := []any{"reason", reason, "client_ip", c.RealIP()}
+		if user != nil {
+			args = append(args, "user_id", user.ID)
+		}
+		a.log.Warn("Login failed.", args...)
+
+		if err := a.recordFailure(c, accountKey, user); err != nil {
+			return err
+		}
+		return a.loginFailed(c, form, http.StatusUnauthorized, "login.failed")
 	}
 
+	if state.AccountFailures > 0 {
+		if err := a.store.ResetLoginFailures(r.Context(), accountKey); err != nil {
+			return err
+		}
+	}
 	if _, err := a.sessions.Login(c.Response(), r, sessionOf(c), user.ID); err != nil {
 		return err
 	}
 	a.csrf.rotate(c)
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
 
-	return a.redirect(c, "/dashboard")
+	return a.redirect(c, nextOrDefault(form.Next))
 }
 
-func (a *App) loginFailed(c echo.Context, email string, status int, key string) error {
+func (a *App) loginFailed(c echo.Context, form loginForm, status int, key string) error {
 	page := a.newPage(c, "login.title")
 	page.Error = page.T(key)
-	if len(email) > maxEmailLength {
-		email = ""
-	}
-	page.Data = loginForm{Email: email}
+	page.Data = form
 
 	return a.render(c, status, "login", page)
 }

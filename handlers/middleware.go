@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -110,13 +111,22 @@ func (a *App) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// requireUser sends an anonymous visitor to the login page. A GET or HEAD
+// carries its path and query in next, so that the login returns there. The
+// dashboard needs no next, because every login goes there by default.
 func (a *App) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if userOf(c) == nil {
-			return a.redirect(c, "/login")
+		if userOf(c) != nil {
+			return next(c)
 		}
 
-		return next(c)
+		r := c.Request()
+		target := r.URL.RequestURI()
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && target != defaultNext && localPath(target) {
+			return a.redirect(c, "/login?next="+url.QueryEscape(target))
+		}
+
+		return a.redirect(c, "/login")
 	}
 }
 

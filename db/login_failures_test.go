@@ -1,0 +1,235 @@
+package db_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/internal/testdb"
+)
+
+var testPolicy = db.LoginPolicy{
+	Window:             15 * time.Minute,
+	AccountMaxFailures: 3,
+	IPMaxFailures:      100,
+	FirstLockout:       time.Minute,
+	MaxLockout:         5 * time.Minute,
+}
+
+// near reports whether got is within a few seconds below want, the time
+// that passes between the statement and the check.
+func near(got, want time.Duration) bool {
+	return got > want-5*time.Second && got <= want
+}
+
+func TestRecordLoginFailureLocks(t *testing.T) {
+	t.Parallel()
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+
+	wantLocks := []time.Duration{0, 0, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
+	for i, want := range wantLocks {
+		got, err := database.RecordLoginFailure(ctx, testPolicy, "account-a", "192.0.2.1")
+		if err != nil {
+			t.Fatalf("failure %d: RecordLoginFailure: got error %v, want nil", i+1, err)
+		}
+		if got.Account.Failures != i+1 || got.IP.Failures != i+1 {
+			t.Errorf("failure %d: got %d account and %d IP failures, want %d each", i+1, got.Account.Failures, got.IP.Failures, i+1)
+		}
+		if want == 0 && got.Account.LockedFor != 0 {
+			t.Errorf("failure %d: account lock: got %s, want none", i+1, got.Account.LockedFor)
+		}
+		if want != 0 && !near(got.Account.LockedFor, want) {
+			t.Errorf("failure %d: account lock: got %s, want %s", i+1, got.Account.LockedFor, want)
+		}
+		if got.IP.LockedFor != 0 {
+			t.Errorf("failure %d: IP lock: got %s, want none below 100 failures", i+1, got.IP.LockedFor)
+		}
+	}
+}
+
+func TestRecordLoginFailureLimitOne(t *testing.T) {
+	t.Parallel()
+	database, _ := testdb.New(t)
+
+	policy := testPolicy
+	policy.AccountMaxFailures = 1
+	policy.IPMaxFailures = 1
+	got, err := database.RecordLoginFailure(context.Background(), policy, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("RecordLoginFailure: got error %v, want nil", err)
+	}
+	if !near(got.Account.LockedFor, time.Minute) || !near(got.IP.LockedFor, time.Minute) {
+		t.Errorf("first failure at limit 1: got locks %s and %s, want 1m each", got.Account.LockedFor, got.IP.LockedFor)
+	}
+}
+
+func TestRecordLoginFailureConcurrent(t *testing.T) {
+	t.Parallel()
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+
+	policy := testPolicy
+	policy.AccountMaxFailures = 1000
+	const n = 40
+	seen := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			got, err := database.RecordLoginFailure(ctx, policy, "account-a", "192.0.2.1")
+			if err != nil {
+				t.Errorf("RecordLoginFailure: got error %v, want nil", err)
+				return
+			}
+			seen <- got.Account.Failures
+		})
+	}
+	wg.Wait()
+	close(seen)
+
+	// Each statement saw the count of the one before it, so every count
+	// from 1 to n comes back exactly once.
+	counts := map[int]int{}
+	for c := range seen {
+		counts[c]++
+	}
+	for i := 1; i <= n; i++ {
+		if counts[i] != 1 {
+			t.Errorf("count %d: returned %d times, want once", i, counts[i])
+		}
+	}
+
+	state, err := database.LoginThrottle(ctx, policy.Window, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("LoginThrottle: got error %v, want nil", err)
+	}
+	if state.AccountFailures != n {
+		t.Errorf("AccountFailures: got %d, want %d", state.AccountFailures, n)
+	}
+}
+
+func TestLoginThrottleState(t *testing.T) {
+	t.Parallel()
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+
+	state, err := database.LoginThrottle(ctx, testPolicy.Window, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("LoginThrottle with no rows: got error %v, want nil", err)
+	}
+	if state != (db.LoginThrottle{}) {
+		t.Errorf("LoginThrottle with no rows: got %+v, want zero", state)
+	}
+
+	for range 3 {
+		if _, err := database.RecordLoginFailure(ctx, testPolicy, "account-a", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, err = database.LoginThrottle(ctx, testPolicy.Window, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("LoginThrottle: got error %v, want nil", err)
+	}
+	if state.AccountFailures != 3 || state.LockedKind != db.FailureKindAccount || !near(state.RetryAfter, time.Minute) {
+		t.Errorf("LoginThrottle after 3 failures: got %+v, want 3 failures and a 1m account lock", state)
+	}
+
+	other, err := database.LoginThrottle(ctx, testPolicy.Window, "account-b", "192.0.2.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other != (db.LoginThrottle{}) {
+		t.Errorf("LoginThrottle of another account and IP: got %+v, want zero", other)
+	}
+
+	// A whole window after the lock ended, the count has expired.
+	if _, err := database.Pool.Exec(ctx, `
+		UPDATE login_failures
+		SET window_start = window_start - interval '17 minutes',
+		    locked_until = locked_until - interval '17 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	state, err = database.LoginThrottle(ctx, testPolicy.Window, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state != (db.LoginThrottle{}) {
+		t.Errorf("LoginThrottle after a quiet window: got %+v, want zero", state)
+	}
+	got, err := database.RecordLoginFailure(ctx, testPolicy, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Account.Failures != 1 || got.Account.LockedFor != 0 {
+		t.Errorf("failure after a quiet window: got %+v, want 1 failure and no lock", got.Account)
+	}
+}
+
+func TestResetLoginFailuresKeepsIP(t *testing.T) {
+	t.Parallel()
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+
+	for range 2 {
+		if _, err := database.RecordLoginFailure(ctx, testPolicy, "account-a", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := database.ResetLoginFailures(ctx, "account-a"); err != nil {
+		t.Fatalf("ResetLoginFailures: got error %v, want nil", err)
+	}
+
+	got, err := database.RecordLoginFailure(ctx, testPolicy, "account-a", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Account.Failures != 1 {
+		t.Errorf("account failures after a reset: got %d, want 1", got.Account.Failures)
+	}
+	if got.IP.Failures != 3 {
+		t.Errorf("IP failures after a reset: got %d, want 3", got.IP.Failures)
+	}
+}
+
+func TestDeleteStaleLoginFailuresBatches(t *testing.T) {
+	t.Parallel()
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+
+	_, err := database.Pool.Exec(ctx, `
+		INSERT INTO login_failures (kind, key, failures, window_start, locked_until)
+		SELECT 'account', 'stale-' || g, 1, now() - interval '20 minutes', NULL
+		FROM generate_series(1, 2400) AS g
+		UNION ALL
+		SELECT 'ip', 'stale-locked-' || g, 60, now() - interval '40 minutes', now() - interval '16 minutes'
+		FROM generate_series(1, 100) AS g
+		UNION ALL
+		SELECT 'account', 'fresh-' || g, 1, now() - interval '5 minutes', NULL
+		FROM generate_series(1, 7) AS g
+		UNION ALL
+		SELECT 'ip', 'lock-ended-recently-' || g, 60, now() - interval '40 minutes', now() - interval '5 minutes'
+		FROM generate_series(1, 3) AS g`)
+	if err != nil {
+		t.Fatalf("insert login failures: %v", err)
+	}
+
+	for i, want := range []int64{1000, 1000, 500, 0} {
+		got, err := database.DeleteStaleLoginFailures(ctx, 15*time.Minute, 1000)
+		if err != nil {
+			t.Fatalf("call %d: DeleteStaleLoginFailures: got error %v, want nil", i+1, err)
+		}
+		if got != want {
+			t.Errorf("call %d: DeleteStaleLoginFailures: got %d deleted, want %d", i+1, got, want)
+		}
+	}
+
+	var left int
+	if err := database.Pool.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE key NOT LIKE 'stale-%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 10 {
+		t.Errorf("rows still counting: got %d left, want 10", left)
+	}
+}

@@ -1,0 +1,114 @@
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/i18n"
+)
+
+// busyRetryAfter is the Retry-After, in seconds, of a login that found
+// every bcrypt slot busy. A slot frees up as soon as one comparison ends.
+const busyRetryAfter = "1"
+
+// throttle counts failed logins per account and per client IP in the
+// database, so that restarts and other instances share the counts.
+type throttle struct {
+	policy db.LoginPolicy
+	// key signs account keys. It is derived from SESSION_SECRET, which
+	// every instance shares, so a rotation of the secret starts every
+	// account's count again.
+	key []byte
+}
+
+func validatePolicy(p db.LoginPolicy) error {
+	switch {
+	case p.Window <= 0:
+		return fmt.Errorf("invalid login policy: window %s, want more than 0", p.Window)
+	case p.AccountMaxFailures < 1 || p.IPMaxFailures < 1:
+		return fmt.Errorf("invalid login policy: max failures %d per account and %d per IP, want at least 1", p.AccountMaxFailures, p.IPMaxFailures)
+	case p.FirstLockout <= 0 || p.MaxLockout < p.FirstLockout:
+		return fmt.Errorf("invalid login policy: lockout from %s to %s, want more than 0 and the maximum at least the first", p.FirstLockout, p.MaxLockout)
+	}
+
+	return nil
+}
+
+// accountKey returns the key of an account's row: an HMAC of the lowercased
+// email. Unknown emails get a key like known ones, so a lock never reveals
+// whether an account exists, and the table contains no typed address.
+func (t *throttle) accountKey(email string) string {
+	mac := hmac.New(sha256.New, t.key)
+	mac.Write([]byte(strings.ToLower(email)))
+
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// accountHash shortens an account key for the logs, where it links the
+// lines of one account without showing its email.
+func accountHash(key string) string { return key[:16] }
+
+// recordFailure counts a failed login for the account and the client IP
+// and logs each lock that the failure sets.
+func (a *App) recordFailure(c echo.Context, accountKey string, user *db.User) error {
+	clientIP := c.RealIP()
+	result, err := a.store.RecordLoginFailure(c.Request().Context(), a.throttle.policy, accountKey, clientIP)
+	if err != nil {
+		return err
+	}
+
+	if result.Account.LockedFor > 0 {
+		args := []any{"scope", db.FailureKindAccount, "client_ip", clientIP, "account_hash", accountHash(accountKey),
+			"failures", result.Account.Failures, "locked_for", result.Account.LockedFor.Round(time.Second)}
+		if user != nil {
+			args = append(args, "user_id", user.ID)
+		}
+		a.log.Warn("Login locked after repeated failures.", args...)
+	}
+	if result.IP.LockedFor > 0 {
+		a.log.Warn("Login locked after repeated failures.", "scope", db.FailureKindIP, "client_ip", clientIP,
+			"failures", result.IP.Failures, "locked_for", result.IP.LockedFor.Round(time.Second))
+	}
+
+	return nil
+}
+
+// loginLocked responds to a login whose account or IP is locked with the
+// login page, status 429 and Retry-After. The page is the same for every
+// lock, so it never reveals whether the account exists.
+func (a *App) loginLocked(c echo.Context, form loginForm, accountKey string, state db.LoginThrottle) error {
+	a.log.Warn("Login rejected while locked.", "scope", state.LockedKind, "client_ip", c.RealIP(),
+		"account_hash", accountHash(accountKey), "retry_after", state.RetryAfter.Round(time.Second))
+
+	retrySeconds := int64((state.RetryAfter + time.Second - 1) / time.Second)
+	c.Response().Header().Set("Retry-After", strconv.FormatInt(retrySeconds, 10))
+
+	page := a.newPage(c, "login.title")
+	minutes := (state.RetryAfter + time.Minute - 1).Truncate(time.Minute)
+	page.Error = page.T("login.locked", i18n.FormatDuration(page.Lang, minutes))
+	page.Data = form
+
+	return a.render(c, http.StatusTooManyRequests, "login", page)
+}
+
+// loginBusy responds to a login that found every bcrypt slot busy with the
+// login page and status 503. The attempt does not count as a failure.
+func (a *App) loginBusy(c echo.Context, form loginForm) error {
+	a.busyWarning(c.RealIP(), c.Request().Host)
+
+	c.Response().Header().Set("Retry-After", busyRetryAfter)
+	page := a.newPage(c, "login.title")
+	page.Error = page.T("login.busy")
+	page.Data = form
+
+	return a.render(c, http.StatusServiceUnavailable, "login", page)
+}
