@@ -32,6 +32,12 @@ type Store interface {
 	LoginThrottle(ctx context.Context, window time.Duration, accountKey, ip string) (db.LoginThrottle, error)
 	RecordLoginFailure(ctx context.Context, policy db.LoginPolicy, accountKey, ip string) (db.LoginFailures, error)
 	ResetLoginFailures(ctx context.Context, accountKey string) error
+
+	AddUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error
+	TouchUserSession(ctx context.Context, key, clientIP string) error
+	UserSessions(ctx context.Context, userID int64) ([]db.UserSession, error)
+	DeleteUserSession(ctx context.Context, userID, id int64) error
+	DeleteUserSessions(ctx context.Context, userID int64, exceptKey string) (int64, error)
 }
 
 // Options configures an App.

@@ -85,11 +85,16 @@ func (a *App) loginCheck(c echo.Context) error {
 			return err
 		}
 	}
-	if _, err := a.sessions.Login(c.Response(), r, sessionOf(c), user.ID); err != nil {
+	s, err := a.sessions.Login(c.Response(), r, sessionOf(c), user.ID)
+	if err != nil {
+		return err
+	}
+	if err := a.store.AddUserSession(r.Context(), s.Key(), user.ID, r.UserAgent(), c.RealIP()); err != nil {
 		return err
 	}
 	a.csrf.rotate(c)
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
+	a.event(c, EventLoginSucceeded, user.ID)
 
 	return a.redirect(c, nextOrDefault(form.Next))
 }

@@ -102,6 +102,11 @@ func (a *App) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 				if err := a.sessions.Touch(r, s); err != nil {
 					return err
 				}
+				if s.Touched() {
+					if err := a.store.TouchUserSession(r.Context(), s.Key(), c.RealIP()); err != nil {
+						return err
+					}
+				}
 				c.Set(ctxUser, user)
 			}
 		}

@@ -90,10 +90,25 @@ type Session struct {
 	// BadCookie is set when the request carried a session cookie that was
 	// invalid, expired or unknown, so the caller can clear it.
 	BadCookie bool
+
+	touched bool
 }
 
 // Authenticated reports whether a user is logged in.
 func (s *Session) Authenticated() bool { return s.UserID != 0 }
+
+// Key returns the session's database key, or "" for an anonymous session.
+// It is as secret as the cookie: never log or show it.
+func (s *Session) Key() string {
+	if s.raw == nil {
+		return ""
+	}
+
+	return s.raw.ID
+}
+
+// Touched reports whether the last Touch wrote a new idle deadline.
+func (s *Session) Touched() bool { return s.touched }
 
 // store returns a copy of the template store with its own Options, because
 // pgstore's New writes to Options on every call.
@@ -218,6 +233,7 @@ func (m *Manager) Touch(r *http.Request, s *Session) error {
 	s.raw.Values[keySeenAt] = now.Unix()
 	s.SeenAt = time.Unix(now.Unix(), 0)
 	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
+	s.touched = true
 
 	return m.save(r, m.store(), s)
 }

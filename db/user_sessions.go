@@ -1,0 +1,128 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// maxUserAgentLength caps the stored User-Agent, which the client controls.
+const maxUserAgentLength = 512
+
+// UserSession is one row of the index that links a session to its user.
+type UserSession struct {
+	ID         int64
+	SessionKey string
+	UserID     int64
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	UserAgent  string
+	ClientIP   string
+}
+
+// AddUserSession indexes a session that was just saved under key.
+func (d *DB) AddUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error {
+	if len(userAgent) > maxUserAgentLength {
+		userAgent = userAgent[:maxUserAgentLength]
+	}
+
+	_, err := d.Pool.Exec(ctx, `
+		INSERT INTO user_sessions (session_key, user_id, user_agent, client_ip)
+		VALUES ($1, $2, $3, $4)`, []byte(key), userID, userAgent, clientIP)
+	if err != nil {
+		return fmt.Errorf("index session of user %d: %w", userID, err)
+	}
+
+	return nil
+}
+
+// TouchUserSession records the time and address of a session's latest
+// request. Callers do it only when they refresh the idle deadline, at most
+// once a minute.
+func (d *DB) TouchUserSession(ctx context.Context, key, clientIP string) error {
+	_, err := d.Pool.Exec(ctx, `
+		UPDATE user_sessions
+		SET last_seen_at = now(),
+		    client_ip = $2
+		WHERE session_key = $1`, []byte(key), clientIP)
+	if err != nil {
+		return fmt.Errorf("touch session index: %w", err)
+	}
+
+	return nil
+}
+
+// UserSessions lists the user's unexpired sessions, newest first.
+func (d *DB) UserSessions(ctx context.Context, userID int64) ([]UserSession, error) {
+	rows, err := d.Pool.Query(ctx, `
+		SELECT
+			us.id,
+			us.session_key,
+			us.user_id,
+			us.created_at,
+			us.last_seen_at,
+			us.user_agent,
+			us.client_ip
+		FROM user_sessions us
+		JOIN web_sessions ws ON ws.key = us.session_key
+		WHERE us.user_id = $1
+		  AND ws.expires_on > now()
+		ORDER BY us.last_seen_at DESC, us.id DESC`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+
+	var list []UserSession
+	for rows.Next() {
+		var s UserSession
+		var key []byte
+		if err := rows.Scan(&s.ID, &key, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.UserAgent, &s.ClientIP); err != nil {
+			return nil, fmt.Errorf("list sessions of user %d: %w", userID, err)
+		}
+		s.SessionKey = string(key)
+		list = append(list, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sessions of user %d: %w", userID, err)
+	}
+
+	return list, nil
+}
+
+// DeleteUserSession ends one session of the user by its index id. It
+// returns ErrNotFound when no such session belongs to the user.
+func (d *DB) DeleteUserSession(ctx context.Context, userID, id int64) error {
+	tag, err := d.Pool.Exec(ctx, `
+		DELETE FROM web_sessions
+		WHERE key = (
+			SELECT session_key
+			FROM user_sessions
+			WHERE id = $1 AND user_id = $2
+		)`, id, userID)
+	if err != nil {
+		return fmt.Errorf("delete session %d of user %d: %w", id, userID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete session %d of user %d: %w", id, userID, ErrNotFound)
+	}
+
+	return nil
+}
+
+// DeleteUserSessions ends every session of the user except the one with
+// exceptKey, which may be empty to end them all. It returns how many ended.
+func (d *DB) DeleteUserSessions(ctx context.Context, userID int64, exceptKey string) (int64, error) {
+	tag, err := d.Pool.Exec(ctx, `
+		DELETE FROM web_sessions
+		WHERE key IN (
+			SELECT session_key
+			FROM user_sessions
+			WHERE user_id = $1 AND session_key <> $2
+		)`, userID, []byte(exceptKey))
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of user %d: %w", userID, err)
+	}
+
+	return tag.RowsAffected(), nil
+}
