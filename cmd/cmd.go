@@ -1,5 +1,5 @@
-// Package cmd implements the portero command line: serve, migrate, user and
-// healthcheck.
+// Package cmd implements the portero command line: serve, migrate, user,
+// sessions and healthcheck.
 package cmd
 
 import (
@@ -16,8 +16,13 @@ import (
 const usage = `Usage:
   portero [serve]                          run the server
   portero migrate                          apply database migrations and exit
-  portero user create --email E [--name N] create a user; the password is read from standard input
+  portero user create --email E [--name N] [--admin]
+                                           create a user, with the admin role if --admin is given;
+                                           the password is read from standard input
   portero user passwd --email E            set a user's password, read from standard input
+  portero user disable --email E           stop a user from logging in and end all of its sessions
+  portero user enable --email E            let a disabled user log in again
+  portero sessions revoke --email E        end all sessions of a user and print how many ended
   portero healthcheck                      exit 0 when GET /healthz on the local port returns 200
 
 Settings come from environment variables; see README.md.
@@ -60,6 +65,8 @@ func dispatch(ctx context.Context, args []string, getenv config.Getenv, stdin io
 		return migrate(ctx, getenv, stderr)
 	case "user":
 		return userCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "sessions":
+		return sessionsCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "help", "-h", "--help":

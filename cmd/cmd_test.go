@@ -321,11 +321,12 @@ func TestUserUsageErrors(t *testing.T) {
 		args    []string
 		wantMsg string
 	}{
-		{"no subcommand", []string{"user"}, "create or passwd"},
+		{"no subcommand", []string{"user"}, "create, passwd, disable or enable"},
 		{"unknown subcommand", []string{"user", "delete", "--email", "ana@example.org"}, "unknown user subcommand"},
 		{"missing email", []string{"user", "create"}, "--email"},
 		{"email without at sign", []string{"user", "create", "--email", "ana"}, "--email"},
-		{"unknown flag", []string{"user", "create", "--email", "ana@example.org", "--admin"}, "-admin"},
+		{"unknown flag", []string{"user", "create", "--email", "ana@example.org", "--role", "admin"}, "-role"},
+		{"admin with passwd", []string{"user", "passwd", "--email", "ana@example.org", "--admin"}, "--admin is only for user create"},
 		{"extra argument", []string{"user", "create", "--email", "ana@example.org", "hunter2hunter2"}, "unexpected positional argument"},
 		{"name with passwd", []string{"user", "passwd", "--email", "ana@example.org", "--name", "Ana"}, "--name"},
 	}

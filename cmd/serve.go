@@ -20,9 +20,12 @@ import (
 )
 
 const (
-	// shutdownTimeout leaves room, within Docker's 10 s between SIGTERM and
-	// SIGKILL, for stopping the cleanup and closing the pool.
-	shutdownTimeout = 7 * time.Second
+	// shutdownTimeout and closeTimeout together stay within 8 s, well inside
+	// Docker's 10 s between SIGTERM and SIGKILL.
+	shutdownTimeout = 6 * time.Second
+	// closeTimeout bounds the wait for database connections that a stuck
+	// request still holds, so the process always exits within 8 s.
+	closeTimeout    = time.Second
 	cleanupInterval = 5 * time.Minute
 	cleanupBatch    = 1000
 	// bcryptWait is how long a login waits for a bcrypt slot before it gets
@@ -38,7 +41,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	if cfg.AdminPassword != "" {
-		if err := password.Validate(cfg.AdminPassword); err != nil {
+		if err := password.ValidateNew(cfg.AdminPassword, cfg.AdminEmail); err != nil {
 			return fmt.Errorf("invalid ADMIN_PASSWORD (value not shown): %w", passwordError(err))
 		}
 	}
@@ -48,7 +51,14 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer database.Close()
+	// Until the shutdown below closes the pool with a time limit, an early
+	// return closes it here.
+	poolClosed := false
+	defer func() {
+		if !poolClosed {
+			database.Close()
+		}
+	}()
 
 	// The __Host- prefix makes browsers refuse the cookie unless it is
 	// Secure, has Path=/ and no Domain, so no sibling subdomain can set it.
@@ -139,11 +149,12 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	defer cancel()
 	go conns.closeWhileShuttingDown(shutdownCtx.Done())
 	if err := server.Shutdown(shutdownCtx); err != nil {
-		logger.Error("Requests still in flight were cut off at shutdown.", "error", err)
+		logger.Error("Shutdown timed out with requests still in flight; they end with the process.", "error", err)
 	}
 	stopBackground()
 	wg.Wait()
-	database.Close()
+	poolClosed = true
+	closeDatabase(database, closeTimeout, logger)
 	logger.Info("Server stopped.")
 
 	return runErr
@@ -207,11 +218,16 @@ func waitForDatabase(ctx context.Context, database *db.DB, logger *slog.Logger) 
 	}
 }
 
-// ensureAdmin creates ADMIN_EMAIL's user when no user has that email. An
-// existing user, and its password, are left as they are.
+// ensureAdmin creates ADMIN_EMAIL's user with the admin role when no user
+// has that email. An existing user, with its password and role, is left as
+// it is, and a warning is logged when it lacks the admin role.
 func ensureAdmin(ctx context.Context, cfg *config.Config, database *db.DB, logger *slog.Logger) error {
-	_, err := database.UserByEmail(ctx, cfg.AdminEmail)
+	existing, err := database.UserByEmail(ctx, cfg.AdminEmail)
 	if err == nil {
+		if !existing.Admin() {
+			logger.Warn("The ADMIN_EMAIL user exists without the admin role and was left unchanged. To grant the role, use /admin/users as another admin, or run UPDATE users SET role = 'admin' WHERE id = <user_id> in psql.",
+				"user_id", existing.ID, "role", existing.Role)
+		}
 		return nil
 	}
 	if !errors.Is(err, db.ErrNotFound) {
@@ -222,7 +238,7 @@ func ensureAdmin(ctx context.Context, cfg *config.Config, database *db.DB, logge
 	if err != nil {
 		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
 	}
-	created, err := database.CreateUserIfMissing(ctx, cfg.AdminEmail, "Admin", hash)
+	created, err := database.CreateUserIfMissing(ctx, cfg.AdminEmail, "Admin", hash, db.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -291,5 +307,23 @@ func deleteStaleLoginFailures(ctx context.Context, database *db.DB, window time.
 
 	if total > 0 {
 		logger.Info("Stale login failures deleted.", "count", total)
+	}
+}
+
+// closeDatabase closes the pool, but waits at most timeout: pgxpool's Close
+// waits for every acquired connection, and a request stuck on a stalled
+// database may hold one. The operating system closes those sockets when the
+// process exits.
+func closeDatabase(database *db.DB, timeout time.Duration, logger *slog.Logger) {
+	closed := make(chan struct{})
+	go func() {
+		database.Close()
+		close(closed)
+	}()
+
+	select {
+	case <-closed:
+	case <-time.After(timeout):
+		logger.Warn("Database connections still in use at exit were left to the operating system to close.", "waited", timeout)
 	}
 }

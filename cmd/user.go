@@ -20,7 +20,7 @@ import (
 
 func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user needs a subcommand: create or passwd", errUsage)
+		return fmt.Errorf("%w: user needs a subcommand: create, passwd, disable or enable", errUsage)
 	}
 	for _, a := range args {
 		name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
@@ -28,11 +28,16 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 			return fmt.Errorf("%w: passwords are not accepted as arguments, because other users can read them from the process list and the shell history; pipe the password on standard input or type it at the prompt", errUsage)
 		}
 	}
+	switch args[0] {
+	case "disable", "enable":
+		return userSetDisabled(ctx, args[0], args[1:], getenv, stdout, stderr)
+	}
 
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	email := fs.String("email", "", "email address of the user")
 	name := fs.String("name", "", "display name (create only)")
+	admin := fs.Bool("admin", false, "give the new user the admin role (create only)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -53,6 +58,9 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	if args[0] == "passwd" && *name != "" {
 		return fmt.Errorf("%w: --name is only for user create", errUsage)
 	}
+	if args[0] == "passwd" && *admin {
+		return fmt.Errorf("%w: --admin is only for user create", errUsage)
+	}
 
 	cfg, err := config.LoadDatabase(getenv)
 	if err != nil {
@@ -62,6 +70,9 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	pw, err := readPassword(stdin, stderr)
 	if err != nil {
 		return err
+	}
+	if err := password.ValidateNew(pw, *email); err != nil {
+		return passwordError(err)
 	}
 	hash, err := password.Hash(pw, cfg.BcryptCost)
 	if err != nil {
@@ -81,14 +92,18 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	}
 
 	if args[0] == "create" {
-		user, err := database.CreateUser(ctx, *email, *name, hash)
+		role := db.RoleUser
+		if *admin {
+			role = db.RoleAdmin
+		}
+		user, err := database.CreateUserWithRole(ctx, *email, *name, hash, role)
 		if errors.Is(err, db.ErrEmailTaken) {
 			return fmt.Errorf("a user with the email %q already exists; use `portero user passwd --email %s` to change the password", *email, *email)
 		}
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Created user %d (%s).\n", user.ID, user.Email)
+		fmt.Fprintf(stdout, "Created user %d (%s) with the role %s.\n", user.ID, user.Email, user.Role)
 		return nil
 	}
 
@@ -102,7 +117,12 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	if err := database.SetPassword(ctx, user.ID, hash); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Password of user %d (%s) changed.\n", user.ID, user.Email)
+	// Sessions opened with the old password end with it.
+	ended, err := database.DeleteUserSessions(ctx, user.ID, "")
+	if err != nil {
+		return fmt.Errorf("password of user %d changed, but ending its sessions failed; run `portero user passwd` again: %w", user.ID, err)
+	}
+	fmt.Fprintf(stdout, "Password of user %d (%s) changed; %s.\n", user.ID, user.Email, sessionsEnded(ended))
 
 	return nil
 }
@@ -157,7 +177,20 @@ func passwordError(err error) error {
 		return fmt.Errorf("invalid password: it must be at most %d bytes of UTF-8; bcrypt ignores the rest, so a longer one is rejected rather than cut", password.MaxBytes)
 	case errors.Is(err, password.ErrInvalidUTF8):
 		return errors.New("invalid password: it is not valid UTF-8")
+	case errors.Is(err, password.ErrEqualsEmail):
+		return errors.New("invalid password: it is the same as the email address; choose another one")
+	case errors.Is(err, password.ErrCommon):
+		return errors.New("invalid password: it is in the list of common passwords, which attackers try first; choose another one")
 	}
 
 	return err
+}
+
+// sessionsEnded describes how many sessions a command ended.
+func sessionsEnded(n int64) string {
+	if n == 1 {
+		return "1 session ended"
+	}
+
+	return fmt.Sprintf("%d sessions ended", n)
 }

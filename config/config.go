@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/portero/portero/password"
 )
 
 // Environments accepted by APP_ENV.
@@ -119,6 +123,14 @@ func Load(getenv Getenv) (*Config, error) {
 
 	c.AdminEmail = strings.TrimSpace(r.str("ADMIN_EMAIL", ""))
 	c.AdminPassword, _ = r.secret("ADMIN_PASSWORD")
+	if c.AdminEmail != "" && (!strings.Contains(c.AdminEmail, "@") || strings.ContainsFunc(c.AdminEmail, unicode.IsSpace)) {
+		r.fail("ADMIN_EMAIL", c.AdminEmail, "must be an email address, such as admin@example.org")
+	}
+	if c.AdminPassword != "" {
+		if err := password.Validate(c.AdminPassword); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("invalid ADMIN_PASSWORD (value not shown): %w", err))
+		}
+	}
 	if c.AdminEmail != "" && c.AdminPassword == "" {
 		r.fail("ADMIN_EMAIL", c.AdminEmail, "ADMIN_PASSWORD or ADMIN_PASSWORD_FILE must be set with it")
 	}
@@ -229,12 +241,11 @@ func (r *reader) trustedProxies() []*net.IPNet {
 			continue
 		}
 		if !strings.Contains(part, "/") {
-			if ip := net.ParseIP(part); ip != nil {
-				bits := 128
-				if ip.To4() != nil {
-					bits = 32
-				}
-				part = fmt.Sprintf("%s/%d", part, bits)
+			// A single address; an IPv4-mapped IPv6 one such as
+			// ::ffff:10.0.0.1 stands for its IPv4 address.
+			if addr, err := netip.ParseAddr(part); err == nil {
+				addr = addr.Unmap()
+				part = netip.PrefixFrom(addr, addr.BitLen()).String()
 			}
 		}
 
@@ -284,7 +295,7 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Minute {
-		r.fail(name, v, fmt.Sprintf("must be a Go duration of at least 1m, such as 720h or 90m (default %s)", def))
+		r.fail(name, v, fmt.Sprintf("must be a Go duration of at least 1m, such as 720h or 90m (default %s)", formatDuration(def)))
 		return def
 	}
 
@@ -337,9 +348,24 @@ func (r *reader) secret(name string) (string, bool) {
 // placeholderWords mark secrets copied from examples rather than generated.
 var placeholderWords = []string{"change-in-production", "changeme", "change-me", "secret", "example", "placeholder", "password"}
 
+// minDistinctSecretChars is the fewest distinct characters a secret may
+// have. 32 random base64 characters have about 25 on average, and fewer
+// than 10 is vanishingly unlikely for any random secret of 32 bytes or more.
+const minDistinctSecretChars = 10
+
 func checkSecret(name, value string) error {
 	if len(value) < MinSecretLength {
 		return fmt.Errorf("invalid %s (%d bytes, value not shown): must be at least %d bytes; generate one with `openssl rand -base64 48`", name, len(value), MinSecretLength)
+	}
+
+	// A real random secret has many distinct bytes; 40 spaces or a
+	// repeated character has a handful.
+	distinct := map[rune]bool{}
+	for _, ch := range value {
+		distinct[ch] = true
+	}
+	if len(distinct) < minDistinctSecretChars {
+		return fmt.Errorf("invalid %s (value not shown): it has only %d distinct characters, so it is not random; generate one with `openssl rand -base64 48`", name, len(distinct))
 	}
 
 	lower := strings.ToLower(value)
@@ -446,4 +472,17 @@ func LoadPort(getenv Getenv) (int, error) {
 	port := r.intRange("PORT", 8080, 1, 65535)
 
 	return port, errors.Join(r.errs...)
+}
+
+// formatDuration writes d as a Go duration without zero minutes and
+// seconds, as the documentation does: 720h, not 720h0m0s.
+func formatDuration(d time.Duration) string {
+	text := d.String()
+	text = strings.TrimSuffix(text, "0s")
+	text = strings.TrimSuffix(text, "0m")
+	if text == "" {
+		return "0s"
+	}
+
+	return text
 }

@@ -853,3 +853,37 @@ func TestLoadPort(t *testing.T) {
 		})
 	}
 }
+
+func TestSecretOfFewCharactersRejected(t *testing.T) {
+	env := prodEnv(t)
+	env["SESSION_SECRET"] = strings.Repeat(" ", 40)
+
+	_, err := config.Load(getenv(env))
+	if err == nil || !strings.Contains(err.Error(), "distinct characters") {
+		t.Errorf("40 spaces as SESSION_SECRET: got %v, want an error about distinct characters", err)
+	}
+}
+
+func TestAdminEmailMustBeAddress(t *testing.T) {
+	env := devEnv(t)
+	env["ADMIN_EMAIL"] = "not an email"
+	env["ADMIN_PASSWORD"] = "a long enough password"
+
+	_, err := config.Load(getenv(env))
+	if err == nil || !strings.Contains(err.Error(), "ADMIN_EMAIL") {
+		t.Errorf("ADMIN_EMAIL without @: got %v, want an error naming ADMIN_EMAIL", err)
+	}
+}
+
+func TestTrustedProxyMappedAddress(t *testing.T) {
+	env := devEnv(t)
+	env["TRUSTED_PROXIES"] = "::ffff:10.0.0.1"
+
+	cfg, err := config.Load(getenv(env))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(cfg.TrustedProxies) != 1 || cfg.TrustedProxies[0].String() != "10.0.0.1/32" {
+		t.Errorf("TRUSTED_PROXIES=::ffff:10.0.0.1: got %v, want [10.0.0.1/32]", cfg.TrustedProxies)
+	}
+}

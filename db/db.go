@@ -46,6 +46,13 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg.MaxConnLifetime = time.Hour
 	cfg.HealthCheckPeriod = 30 * time.Second
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	cfg.PingTimeout = 2 * time.Second
+	// pgstore runs its queries without a context, so only the server can
+	// bound them. A page should fail with 503 after a few seconds rather
+	// than hang behind a lock until the proxy or the shutdown gives up.
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = "5s"
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = "3s"
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30s"
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -67,7 +67,7 @@ func TestCreateUserIfMissingIdempotent(t *testing.T) {
 	ctx := context.Background()
 
 	firstHash := hashOf(t, "first password")
-	created, err := database.CreateUserIfMissing(ctx, "ana@example.org", "Ana", firstHash)
+	created, err := database.CreateUserIfMissing(ctx, "ana@example.org", "Ana", firstHash, db.RoleUser)
 	if err != nil {
 		t.Fatalf("first CreateUserIfMissing: got error %v, want nil", err)
 	}
@@ -76,7 +76,7 @@ func TestCreateUserIfMissingIdempotent(t *testing.T) {
 	}
 
 	for _, email := range []string{"ana@example.org", "ANA@Example.ORG"} {
-		created, err := database.CreateUserIfMissing(ctx, email, "Someone else", hashOf(t, "second password"))
+		created, err := database.CreateUserIfMissing(ctx, email, "Someone else", hashOf(t, "second password"), db.RoleAdmin)
 		if err != nil {
 			t.Fatalf("CreateUserIfMissing(%q) again: got error %v, want nil", email, err)
 		}
@@ -94,6 +94,9 @@ func TestCreateUserIfMissingIdempotent(t *testing.T) {
 	}
 	if user.DisplayName != "Ana" {
 		t.Errorf("display name: got %q, want Ana", user.DisplayName)
+	}
+	if user.Role != db.RoleUser {
+		t.Errorf("role: got %q, want %q (an existing user is never changed)", user.Role, db.RoleUser)
 	}
 	if user.Email != "ana@example.org" {
 		t.Errorf("email: got %q, want ana@example.org", user.Email)

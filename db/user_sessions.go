@@ -22,9 +22,9 @@ type UserSession struct {
 
 // AddUserSession indexes a session that was just saved under key.
 func (d *DB) AddUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error {
-	if len(userAgent) > maxUserAgentLength {
-		userAgent = userAgent[:maxUserAgentLength]
-	}
+	// A client may send bytes that are not UTF-8, which PostgreSQL's text
+	// rejects, so they are replaced rather than failing the login.
+	userAgent = cleanText(userAgent, maxUserAgentLength)
 
 	_, err := d.Pool.Exec(ctx, `
 		INSERT INTO user_sessions (session_key, user_id, user_agent, client_ip)

@@ -23,10 +23,21 @@ type User struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	DisabledAt   *time.Time
+	// Role is RoleUser or RoleAdmin.
+	Role string
 }
+
+// Roles of a user. Admins manage other users at /admin/users.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
 
 // Disabled reports whether the account may not log in.
 func (u *User) Disabled() bool { return u.DisabledAt != nil }
+
+// Admin reports whether the user has the admin role.
+func (u *User) Admin() bool { return u.Role == RoleAdmin }
 
 const userColumns = `
 	id,
@@ -35,11 +46,12 @@ const userColumns = `
 	password_hash,
 	created_at,
 	updated_at,
-	disabled_at`
+	disabled_at,
+	role`
 
 func scanUser(row pgx.Row) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt)
+	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt, &u.Role)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -74,12 +86,19 @@ func (d *DB) UserByID(ctx context.Context, id int64) (*User, error) {
 	return u, nil
 }
 
-// CreateUser inserts a user with an already computed bcrypt hash.
+// CreateUser inserts a user with the role RoleUser and an already computed
+// bcrypt hash.
 func (d *DB) CreateUser(ctx context.Context, email, displayName, passwordHash string) (*User, error) {
+	return d.CreateUserWithRole(ctx, email, displayName, passwordHash, RoleUser)
+}
+
+// CreateUserWithRole inserts a user with the given role (RoleUser or
+// RoleAdmin) and an already computed bcrypt hash.
+func (d *DB) CreateUserWithRole(ctx context.Context, email, displayName, passwordHash, role string) (*User, error) {
 	row := d.Pool.QueryRow(ctx, `
-		INSERT INTO users (email, display_name, password_hash)
-		VALUES ($1, $2, $3)
-		RETURNING`+userColumns, email, displayName, passwordHash)
+		INSERT INTO users (email, display_name, password_hash, role)
+		VALUES ($1, $2, $3, $4)
+		RETURNING`+userColumns, email, displayName, passwordHash, role)
 
 	u, err := scanUser(row)
 	if isUniqueViolation(err) {
@@ -92,13 +111,14 @@ func (d *DB) CreateUser(ctx context.Context, email, displayName, passwordHash st
 	return u, nil
 }
 
-// CreateUserIfMissing inserts the user unless one with that email exists. It
-// reports whether it created one and never changes an existing user.
-func (d *DB) CreateUserIfMissing(ctx context.Context, email, displayName, passwordHash string) (bool, error) {
+// CreateUserIfMissing inserts the user with the given role unless one with
+// that email exists. It reports whether it created one and never changes an
+// existing user, not even its role.
+func (d *DB) CreateUserIfMissing(ctx context.Context, email, displayName, passwordHash, role string) (bool, error) {
 	tag, err := d.Pool.Exec(ctx, `
-		INSERT INTO users (email, display_name, password_hash)
-		VALUES ($1, $2, $3)
-		ON CONFLICT ((lower(email))) DO NOTHING`, email, displayName, passwordHash)
+		INSERT INTO users (email, display_name, password_hash, role)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT ((lower(email))) DO NOTHING`, email, displayName, passwordHash, role)
 	if err != nil {
 		return false, fmt.Errorf("create user %q: %w", email, err)
 	}

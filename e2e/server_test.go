@@ -26,7 +26,8 @@ const (
 	// which includes the migrations on a new database.
 	readyTimeout = 15 * time.Second
 	// stopTimeout is how long a process may take to exit after SIGTERM. It
-	// is one second more than shutdownTimeout (7 s) in cmd/serve.go.
+	// is the sum of shutdownTimeout (6 s) and closeTimeout (1 s) in cmd/serve.go,
+	// plus one second.
 	stopTimeout = 8 * time.Second
 )
 

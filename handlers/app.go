@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,9 @@ type Store interface {
 	UserSessions(ctx context.Context, userID int64) ([]db.UserSession, error)
 	DeleteUserSession(ctx context.Context, userID, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64, exceptKey string) (int64, error)
+
+	eventStore
+	adminStore
 }
 
 // Options configures an App.
@@ -85,9 +89,15 @@ type App struct {
 	transport   transport
 	throttle    throttle
 	bcrypt      *password.Limiter
+	bcryptCost  int
 	// busyWarning logs logins that found every bcrypt slot busy, at most
 	// once a minute.
 	busyWarning func(clientIP, host string)
+	// failureFloor is the shortest time a failed login takes, in
+	// nanoseconds; see padFailure.
+	failureFloor atomic.Int64
+	// unavailableWarning logs 503 responses, at most once a minute.
+	unavailableWarning func(args []any)
 
 	// ready is false until the database schema is migrated, and readyCh
 	// closes when it turns true.
@@ -127,9 +137,11 @@ func New(opts Options) (*App, error) {
 			policy: opts.LoginPolicy,
 			key:    session.DeriveKey(opts.ThrottleSecret, "login-throttle", 32),
 		},
-		bcrypt:  opts.Bcrypt,
-		readyCh: make(chan struct{}),
+		bcrypt:     opts.Bcrypt,
+		bcryptCost: opts.BcryptCost,
+		readyCh:    make(chan struct{}),
 	}
+	a.unavailableWarning = newUnavailableWarning(a.log.Warn)
 	a.busyWarning = rateLimitedWarning(time.Minute, func(suppressed int64, clientIP, host string) {
 		a.log.Warn("A login was rejected because every bcrypt slot was busy; raise BCRYPT_CONCURRENCY if the CPUs have room.",
 			"client_ip", clientIP, "host", host, "slots", a.bcrypt.Slots(), "suppressed", suppressed)
@@ -177,7 +189,10 @@ func (a *App) SetReady() {
 }
 
 // WarmUp computes the dummy hash ahead of the first failed login.
-func (a *App) WarmUp() { a.dummyHash() }
+func (a *App) WarmUp() {
+	a.dummyHash()
+	a.calibrateFailureFloor()
+}
 
 // Handler returns the Echo instance with every route and middleware.
 func (a *App) Handler() *echo.Echo {
@@ -197,15 +212,34 @@ func (a *App) Handler() *echo.Echo {
 	e.Match(getOrHead, "/readyz", a.readyz)
 	e.Match(getOrHead, "/static/:name", a.serveStatic)
 
-	pages := e.Group("", middleware.BodyLimit("64K"), a.language, a.requireHTTPS, a.requireReady, a.csrf.middleware, a.loadSession)
-	pages.Match(getOrHead, "/", a.home)
-	pages.Match(getOrHead, "/login", a.loginShow)
-	pages.POST("/login", a.loginCheck)
-	pages.Match(getOrHead, "/dashboard", a.dashboard, a.requireUser)
-	pages.POST("/logout", a.logout)
+	// Page middleware is attached to each route rather than to a group,
+	// because an Echo group with middleware also catches every unknown path
+	// and method, which would turn 404s and 405s into pages.
+	pageMiddleware := []echo.MiddlewareFunc{middleware.BodyLimit("64K"), withPageTimeout, a.language, a.requireHTTPS, a.requireReady, a.csrf.middleware, a.loadSession}
+	post := []string{http.MethodPost}
+	page := func(methods []string, path string, h echo.HandlerFunc, extra ...echo.MiddlewareFunc) {
+		e.Match(methods, path, h, append(slices.Clone(pageMiddleware), extra...)...)
+	}
+	page(getOrHead, "/", a.home)
+	page(getOrHead, "/login", a.loginShow)
+	page(post, "/login", a.loginCheck)
+	page(getOrHead, "/dashboard", a.dashboard, a.requireUser)
+	page(post, "/logout", a.logout)
 
-	// Unknown paths get the error page in the visitor's language.
-	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound }, a.language)
+	// The user's own sessions and password.
+	page(getOrHead, "/account/sessions", a.sessionsShow, a.requireUser)
+	page(post, "/account/sessions/revoke", a.sessionRevoke, a.requireUser)
+	page(post, "/account/sessions/revoke-others", a.sessionsRevokeOthers, a.requireUser)
+	page(getOrHead, "/account/password", a.passwordShow, a.requireUser)
+	page(post, "/account/password", a.passwordChange, a.requireUser)
+
+	// The account overview with the user's security events, and the admin
+	// pages, which respond with 403 to users without the admin role.
+	page(getOrHead, "/account", a.myAccount, a.requireUser)
+	a.adminRoutes(e.Group("/admin", append(slices.Clone(pageMiddleware), a.requireAdmin)...))
+
+	// Unknown paths and wrong methods reach handleError as Echo's 404 and
+	// 405, which picks the page language itself.
 
 	return e
 }

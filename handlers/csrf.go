@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,9 +23,11 @@ const (
 
 // csrf protects every unsafe request with a signed double-submit token: the
 // browser holds a random value in an HttpOnly cookie, and each form carries
-// an HMAC of that value. A sibling subdomain that can plant a cookie still
-// cannot compute the HMAC without the server's key. Browsers that send
-// Sec-Fetch-Site or Origin are also checked for a cross-site source.
+// an HMAC of that value, so a token made up without the server's key never
+// matches. A site that can plant cookies could still plant a cookie and
+// token pair it fetched itself, which the __Host- prefix of production
+// cookies prevents. Browsers that send Sec-Fetch-Site or Origin are also
+// checked for a cross-site source.
 type csrf struct {
 	cookieName string
 	secure     bool
@@ -101,8 +104,11 @@ func (x *csrf) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if !x.sameOrigin(r) || !x.valid(value, r.PostFormValue(csrfFormField)) {
-				return &Error{Status: http.StatusForbidden, Key: "error.403.csrf"}
+			if err := r.ParseForm(); err != nil {
+				return &Error{Status: http.StatusBadRequest, Key: "error.400", Err: err}
+			}
+			if err := x.check(r, value); err != nil {
+				return &Error{Status: http.StatusForbidden, Key: "error.403.csrf", Err: err}
 			}
 		}
 
@@ -113,6 +119,26 @@ func (x *csrf) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 		return next(c)
 	}
+}
+
+// Reasons a CSRF check fails, for the log.
+var (
+	errCrossSite    = errors.New("csrf: cross-site request")
+	errNoCSRFCookie = errors.New("csrf: no CSRF cookie")
+	errBadCSRFToken = errors.New("csrf: token missing or not matching the cookie")
+)
+
+func (x *csrf) check(r *http.Request, cookieValue string) error {
+	switch {
+	case !x.sameOrigin(r):
+		return errCrossSite
+	case cookieValue == "":
+		return errNoCSRFCookie
+	case !x.valid(cookieValue, r.PostFormValue(csrfFormField)):
+		return errBadCSRFToken
+	}
+
+	return nil
 }
 
 // sameOrigin rejects requests that the browser marks as coming from another

@@ -1,14 +1,17 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/portero/portero/db"
+	"github.com/portero/portero/i18n"
 )
 
 // Error is an error that the user sees: an HTTP status and the catalog key of
@@ -47,6 +50,13 @@ func (a *App) handleError(err error, c echo.Context) {
 		return
 	}
 
+	// A client that went away needs no page, and its request is no fault
+	// of the server.
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		a.log.Debug("Request abandoned by the client.", "path", c.Request().URL.Path, "client_ip", c.RealIP())
+		return
+	}
+
 	status, key := http.StatusInternalServerError, "error.500"
 	var pageErr *Error
 	var echoErr *echo.HTTPError
@@ -64,24 +74,49 @@ func (a *App) handleError(err error, c echo.Context) {
 		}
 	}
 
-	level := slog.LevelDebug
+	args := []any{"status", status, "error", err, "method", c.Request().Method, "path", c.Request().URL.Path, "client_ip", c.RealIP()}
 	switch {
 	case status == http.StatusServiceUnavailable:
-		level = slog.LevelWarn
 		c.Response().Header().Set("Retry-After", "5")
+		// During an outage every request fails alike, so one line a
+		// minute with a count says as much as a line per request.
+		a.unavailableWarning(args)
 	case status >= 500:
-		level = slog.LevelError
+		a.log.Error("Request failed.", args...)
 	case status == http.StatusForbidden:
-		level = slog.LevelWarn
+		a.log.Warn("Request failed.", args...)
+	default:
+		a.log.Debug("Request failed.", args...)
 	}
-	a.log.Log(c.Request().Context(), level, "Request failed.", "status", status, "error", err,
-		"method", c.Request().Method, "path", c.Request().URL.Path, "client_ip", c.RealIP())
 
 	page := a.newPage(c, "error.title")
-	page.Title = http.StatusText(status)
+	if titleKey := fmt.Sprintf("error.title.%d", status); i18n.Has(titleKey) {
+		page.Title = page.T(titleKey)
+	}
 	page.Error = page.T(key)
 	if err := a.render(c, status, "error", page); err != nil {
 		a.log.Error("Error page could not be rendered.", "error", err)
 		c.String(status, page.Error)
+	}
+}
+
+// newUnavailableWarning returns a logger of 503 responses that writes at
+// most one line a minute, with the number of 503s it left out.
+func newUnavailableWarning(log func(msg string, args ...any)) func(args []any) {
+	var mu sync.Mutex
+	var last time.Time
+	var suppressed int
+
+	return func(args []any) {
+		mu.Lock()
+		defer mu.Unlock()
+
+		if !last.IsZero() && time.Since(last) < time.Minute {
+			suppressed++
+			return
+		}
+		last = time.Now()
+		log("Request failed because the database is unavailable.", append(args, "suppressed", suppressed)...)
+		suppressed = 0
 	}
 }

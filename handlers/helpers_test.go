@@ -58,6 +58,8 @@ type env struct {
 	logs     *lockedBuffer
 	// bcrypt is the app's limiter; tests hold its slots and count its calls.
 	bcrypt *password.Limiter
+	// clock is the session manager's clock, which tests move forward.
+	clock *testClock
 }
 
 // defaultPolicy is the login policy of a default configuration.
@@ -131,12 +133,14 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 	if opts.production {
 		cookieName = "__Host-" + testCookie
 	}
+	clock := &testClock{}
 	sessions := session.NewManager(database.SQL, session.Options{
 		CookieName:  cookieName,
 		Secure:      opts.production,
 		MaxAge:      720 * time.Hour,
 		IdleTimeout: 168 * time.Hour,
 		Secret:      opts.secret,
+		Now:         clock.now,
 	})
 	app, err := handlers.New(handlers.Options{
 		Store:          database,
@@ -163,7 +167,7 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 	server := httptest.NewServer(app.Handler())
 	t.Cleanup(server.Close)
 
-	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs, bcrypt: limiter}
+	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs, bcrypt: limiter, clock: clock}
 }
 
 func (e *env) createUser(email, name string) *db.User {

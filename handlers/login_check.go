@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,9 +17,11 @@ const maxEmailLength = 254
 
 func (a *App) loginCheck(c echo.Context) error {
 	r := c.Request()
-	email := strings.TrimSpace(c.FormValue("email"))
-	pw := c.FormValue("password")
-	form := newLoginForm(email, c.FormValue("next"))
+	// Only the body counts: credentials in the query string would end up in
+	// proxy logs and browser history.
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	pw := r.PostFormValue("password")
+	form := newLoginForm(email, r.PostFormValue("next"))
 
 	if email == "" || pw == "" {
 		return a.loginFailed(c, form, http.StatusUnprocessableEntity, "login.missing")
@@ -35,8 +38,10 @@ func (a *App) loginCheck(c echo.Context) error {
 		return a.loginLocked(c, form, accountKey, state)
 	}
 
+	// An email no account can have (too long, not UTF-8, control
+	// characters) is not looked up, but still takes the dummy comparison.
 	var user *db.User
-	if len(email) <= maxEmailLength {
+	if plausibleEmail(email) {
 		user, err = a.store.UserByEmail(r.Context(), email)
 	} else {
 		err = db.ErrNotFound
@@ -45,6 +50,7 @@ func (a *App) loginCheck(c echo.Context) error {
 		return err
 	}
 
+	started := time.Now()
 	release, err := a.bcrypt.Acquire(r.Context())
 	if err != nil {
 		return a.loginBusy(c, form)
@@ -69,14 +75,18 @@ func (a *App) loginCheck(c echo.Context) error {
 	}
 	if reason != "" {
 		args := []any{"reason", reason, "client_ip", c.RealIP()}
+		var userID int64
 		if user != nil {
+			userID = user.ID
 			args = append(args, "user_id", user.ID)
 		}
 		a.log.Warn("Login failed.", args...)
+		a.event(c, EventLoginFailed, userID, "reason", reason)
 
 		if err := a.recordFailure(c, accountKey, user); err != nil {
 			return err
 		}
+		a.padFailure(r.Context(), started)
 		return a.loginFailed(c, form, http.StatusUnauthorized, "login.failed")
 	}
 

@@ -69,14 +69,20 @@ func (a *App) recordFailure(c echo.Context, accountKey string, user *db.User) er
 	if result.Account.LockedFor > 0 {
 		args := []any{"scope", db.FailureKindAccount, "client_ip", clientIP, "account_hash", accountHash(accountKey),
 			"failures", result.Account.Failures, "locked_for", result.Account.LockedFor.Round(time.Second)}
+		var userID int64
 		if user != nil {
+			userID = user.ID
 			args = append(args, "user_id", user.ID)
 		}
 		a.log.Warn("Login locked after repeated failures.", args...)
+		a.event(c, EventLockout, userID, "scope", db.FailureKindAccount, "account_hash", accountHash(accountKey),
+			"failures", result.Account.Failures, "locked_for_seconds", int64(result.Account.LockedFor.Round(time.Second)/time.Second))
 	}
 	if result.IP.LockedFor > 0 {
 		a.log.Warn("Login locked after repeated failures.", "scope", db.FailureKindIP, "client_ip", clientIP,
 			"failures", result.IP.Failures, "locked_for", result.IP.LockedFor.Round(time.Second))
+		a.event(c, EventLockout, 0, "scope", db.FailureKindIP,
+			"failures", result.IP.Failures, "locked_for_seconds", int64(result.IP.LockedFor.Round(time.Second)/time.Second))
 	}
 
 	return nil

@@ -11,6 +11,7 @@ func (a *App) logout(c echo.Context) error {
 	}
 	if s.Authenticated() {
 		a.log.Info("User logged out.", "user_id", s.UserID, "client_ip", c.RealIP())
+		a.event(c, EventLogout, s.UserID)
 	}
 
 	// "cache" drops this site's HTTP cache, and in some browsers its

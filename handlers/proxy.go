@@ -10,17 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// trustOptions makes Echo trust exactly the configured ranges, not its
-// defaults of loopback, link-local and private addresses.
-func trustOptions(trusted []*net.IPNet) []echo.TrustOption {
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range trusted {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-
-	return opts
-}
-
 // ipExtractor returns the client address as the nearest trusted proxy saw
 // it: X-Forwarded-For is read from the right, skipping trusted hops, so a
 // value that the client put in front is never taken. Without a trusted
@@ -82,20 +71,29 @@ func inRanges(addr string, ranges []*net.IPNet) bool {
 
 // schemeExtractor believes X-Forwarded-Proto only from a trusted peer, and
 // only the values http and https; anything else counts as the connection's
-// own scheme.
+// own scheme. Other scheme headers, such as X-Forwarded-Ssl, are ignored,
+// because CapRover's nginx sets only X-Forwarded-Proto and would pass the
+// others through from the client.
 func schemeExtractor(trusted []*net.IPNet) echo.SchemeExtractor {
-	fromHeaders := echo.ExtractSchemeFromHeaders(trustOptions(trusted)...)
 	return func(r *http.Request) string {
 		if r.TLS != nil {
 			return "https"
 		}
-		if len(trusted) == 0 {
+		if !inRanges(echo.ExtractIPDirect()(r), trusted) {
 			return "http"
 		}
 
-		switch scheme := fromHeaders(r); scheme {
-		case "http", "https":
-			return scheme
+		// With several values, the nearest proxy added the last one.
+		values := r.Header.Values(echo.HeaderXForwardedProto)
+		if len(values) == 0 {
+			return "http"
+		}
+		last := values[len(values)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		if strings.EqualFold(strings.TrimSpace(last), "https") {
+			return "https"
 		}
 
 		return "http"

@@ -14,7 +14,8 @@ import (
 )
 
 // pageNames lists every page; parsing fails at start if one is missing.
-var pageNames = []string{"login", "dashboard", "error", "https"}
+var pageNames = []string{"login", "dashboard", "error", "https", "account_sessions", "account_password", "reauth",
+	"my_account", "admin_users", "admin_user", "admin_events"}
 
 // parseTemplates parses layout.html with each page into its own set, because
 // every page defines the same "content" block.

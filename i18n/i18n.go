@@ -49,6 +49,12 @@ func T(lang, key string, args ...any) string {
 	return msg
 }
 
+// Has reports whether key exists in the default language's catalog.
+func Has(key string) bool {
+	_, ok := catalog[Default][key]
+	return ok
+}
+
 // Keys returns every message key of lang, sorted.
 func Keys(lang string) []string {
 	keys := make([]string, 0, len(catalog[lang]))

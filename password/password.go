@@ -5,6 +5,7 @@ package password
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -25,6 +26,12 @@ var (
 	ErrInvalidUTF8 = errors.New("password is not valid UTF-8")
 )
 
+// Errors that ValidateNew returns in addition to those of Validate.
+var (
+	ErrEqualsEmail = errors.New("password is the same as the email address")
+	ErrCommon      = errors.New("password is in the list of common passwords")
+)
+
 // Validate checks the length rules for a new password.
 func Validate(pw string) error {
 	if !utf8.ValidString(pw) {
@@ -35,6 +42,24 @@ func Validate(pw string) error {
 	}
 	if utf8.RuneCountInString(pw) < MinChars {
 		return ErrTooShort
+	}
+
+	return nil
+}
+
+// ValidateNew checks a new password for the account with the given email:
+// the length rules of Validate, then that it is neither the email nor a
+// common password, both compared without regard to case. The password page,
+// the user commands and the check of ADMIN_PASSWORD call it.
+func ValidateNew(pw, email string) error {
+	if err := Validate(pw); err != nil {
+		return err
+	}
+	if email = strings.TrimSpace(email); email != "" && strings.EqualFold(pw, email) {
+		return ErrEqualsEmail
+	}
+	if IsCommon(pw) {
+		return ErrCommon
 	}
 
 	return nil

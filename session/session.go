@@ -5,6 +5,7 @@
 package session
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -37,6 +38,9 @@ type Options struct {
 	IdleTimeout    time.Duration
 	Secret         []byte
 	PreviousSecret []byte
+	// Now returns the current time, and nil means time.Now. Tests set it
+	// to move the clock.
+	Now func() time.Time
 }
 
 // Manager loads, creates and ends sessions.
@@ -55,6 +59,10 @@ type Manager struct {
 func NewManager(db *sql.DB, opts Options) *Manager {
 	maxAgeSeconds := int(opts.MaxAge / time.Second)
 	codecs := newCodecs(maxAgeSeconds, opts.Secret, opts.PreviousSecret)
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 
 	return &Manager{
 		// The struct is filled in directly instead of through
@@ -69,7 +77,7 @@ func NewManager(db *sql.DB, opts Options) *Manager {
 		secure:      opts.Secure,
 		maxAge:      opts.MaxAge,
 		idleTimeout: opts.IdleTimeout,
-		now:         time.Now,
+		now:         now,
 	}
 }
 
@@ -107,6 +115,12 @@ func (s *Session) Key() string {
 	return s.raw.ID
 }
 
+// AuthedWithin reports whether the session's user logged in, or changed the
+// password, less than d ago.
+func (m *Manager) AuthedWithin(s *Session, d time.Duration) bool {
+	return s != nil && s.Authenticated() && m.now().Sub(s.AuthedAt) < d
+}
+
 // Touched reports whether the last Touch wrote a new idle deadline.
 func (s *Session) Touched() bool { return s.touched }
 
@@ -127,7 +141,9 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	_, cookieErr := r.Cookie(m.cookieName)
 	hasCookie := cookieErr == nil
 
-	raw, err := m.store().New(r, m.cookieName)
+	raw, err := withContext(r.Context(), func() (*sessions.Session, error) {
+		return m.store().New(r, m.cookieName)
+	})
 	if err != nil {
 		var cookieFault securecookie.Error
 		if !errors.As(err, &cookieFault) {
@@ -286,7 +302,9 @@ func (m *Manager) save(r *http.Request, st *pgstore.PGStore, s *Session) error {
 	// pgstore sets expires_on to now + Options.MaxAge seconds.
 	s.raw.Options = st.Options
 	s.raw.Options.MaxAge = int(math.Ceil(remaining.Seconds()))
-	if err := st.Save(r, discardWriter{}, s.raw); err != nil {
+	if _, err := withContext(r.Context(), func() (struct{}, error) {
+		return struct{}{}, st.Save(r, discardWriter{}, s.raw)
+	}); err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
 
@@ -298,12 +316,39 @@ func (m *Manager) destroy(r *http.Request, s *Session) error {
 	st := m.store()
 	s.raw.Options = st.Options
 	s.raw.Options.MaxAge = -1
-	if err := st.Save(r, discardWriter{}, s.raw); err != nil {
+	if _, err := withContext(r.Context(), func() (struct{}, error) {
+		return struct{}{}, st.Save(r, discardWriter{}, s.raw)
+	}); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	s.raw = nil
 
 	return nil
+}
+
+// withContext runs f and returns its result, or ctx's error if ctx ends
+// first. pgstore takes no context, so a request could otherwise wait on a
+// stalled database for as long as the connection lives. When ctx ends
+// first, f goes on in the background until it returns, and its result is
+// dropped.
+func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		value T
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		value, err := f()
+		done <- result{value, err}
+	}()
+
+	select {
+	case res := <-done:
+		return res.value, res.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // discardWriter is an http.ResponseWriter whose output goes nowhere.

@@ -404,3 +404,77 @@ func TestCodecsHiddenFromPgstore(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthedWithin(t *testing.T) {
+	database, _ := testdb.New(t)
+	start := time.Now()
+	clock := start
+	m := NewManager(database.SQL, Options{
+		CookieName:  testCookie,
+		MaxAge:      720 * time.Hour,
+		IdleTimeout: 168 * time.Hour,
+		Secret:      testSecret,
+		Now:         func() time.Time { return clock },
+	})
+	cookie := login(t, m, 4)
+
+	tests := []struct {
+		name  string
+		after time.Duration
+		want  bool
+	}{
+		{"at once", 0, true},
+		{"9 minutes later", 9 * time.Minute, true},
+		{"10 minutes later", 10 * time.Minute, false},
+		{"11 minutes later", 11 * time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock = start.Add(tt.after)
+			s := load(t, m, cookie)
+			if !s.Authenticated() {
+				t.Fatalf("session %s after login: got anonymous, want authenticated", tt.after)
+			}
+			if got := m.AuthedWithin(s, 10*time.Minute); got != tt.want {
+				t.Errorf("AuthedWithin(10m) %s after login: got %v, want %v", tt.after, got, tt.want)
+			}
+		})
+	}
+
+	if m.AuthedWithin(&Session{}, time.Hour) {
+		t.Error("AuthedWithin for an anonymous session: got true, want false")
+	}
+}
+
+func TestLoadGivesUpOnStalledDatabase(t *testing.T) {
+	database, _ := testdb.New(t)
+	m := newTestManager(t, database, testSecret, nil)
+	cookie := login(t, m, 21)
+
+	ctx := context.Background()
+	tx, err := database.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "LOCK TABLE web_sessions IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	reqCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil).WithContext(reqCtx)
+	r.AddCookie(cookie)
+
+	start := time.Now()
+	_, err = m.Load(r)
+	if err == nil {
+		t.Fatal("Load with the table locked: got no error, want the context's deadline")
+	}
+	if !db.IsUnavailable(err) {
+		t.Errorf("Load error %v: got IsUnavailable false, want true so the page is a 503", err)
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Load with the table locked returned after %s, want soon after the 300 ms deadline", elapsed)
+	}
+}

@@ -3,7 +3,7 @@ package static
 
 import "embed"
 
-// FS contains the stylesheet and other static files.
+// FS contains the stylesheet, the scripts and the other static files.
 //
-//go:embed *.css *.svg
+//go:embed *.css *.js *.svg
 var FS embed.FS

@@ -1,0 +1,243 @@
+package cmd_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/handlers"
+	"github.com/portero/portero/internal/testdb"
+)
+
+// addSessions stores n unexpired sessions of the user, as a login would.
+func addSessions(t *testing.T, database *db.DB, userID int64, prefix string, n int) {
+	t.Helper()
+
+	ctx := context.Background()
+	for i := range n {
+		key := prefix + string(rune('a'+i))
+		_, err := database.Pool.Exec(ctx, `
+			INSERT INTO web_sessions (key, data, expires_on)
+			VALUES ($1, '\x00', now() + interval '1 hour')`, []byte(key))
+		if err != nil {
+			t.Fatalf("insert session %s: %v", key, err)
+		}
+		if err := database.AddUserSession(ctx, key, userID, "", ""); err != nil {
+			t.Fatalf("index session %s: %v", key, err)
+		}
+	}
+}
+
+func sessionsOf(t *testing.T, database *db.DB, userID int64) int {
+	t.Helper()
+
+	list, err := database.UserSessions(context.Background(), userID)
+	if err != nil {
+		t.Fatalf("UserSessions: %v", err)
+	}
+
+	return len(list)
+}
+
+// cliEvents returns the stored events of the kind, oldest first.
+func cliEvents(t *testing.T, database *db.DB, kind string) []db.SecurityEvent {
+	t.Helper()
+
+	all, err := database.RecentEvents(context.Background(), 100)
+	if err != nil {
+		t.Fatalf("RecentEvents: %v", err)
+	}
+	var found []db.SecurityEvent
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].Kind == kind {
+			found = append(found, all[i])
+		}
+	}
+
+	return found
+}
+
+// checkCLIEvent fails the test unless events holds one event of the user,
+// recorded by the command line, with the given number of ended sessions
+// (or none when sessionsEnded is negative).
+func checkCLIEvent(t *testing.T, events []db.SecurityEvent, kind string, userID int64, sessionsEnded int) {
+	t.Helper()
+
+	if len(events) != 1 {
+		t.Fatalf("%s events: got %d, want 1", kind, len(events))
+	}
+	ev := events[0]
+	if ev.UserID != userID || ev.Details["by"] != handlers.EventByCLI || ev.ClientIP != "" {
+		t.Errorf("%s event: got user %d, details %v, client IP %q, want user %d, by cli, no IP", kind, ev.UserID, ev.Details, ev.ClientIP, userID)
+	}
+	if sessionsEnded >= 0 && ev.Details["sessions_ended"] != float64(sessionsEnded) {
+		t.Errorf("%s event: got sessions_ended %v, want %d", kind, ev.Details["sessions_ended"], sessionsEnded)
+	}
+}
+
+func TestUserDisableAndEnable(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+	checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "ana@example.org"), 0)
+	checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "bo@example.org"), 0)
+	database := openDB(t, url)
+	ctx := context.Background()
+	ana, err := database.UserByEmail(ctx, "ana@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bo, err := database.UserByEmail(ctx, "bo@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSessions(t, database, ana.ID, "ana-", 2)
+	addSessions(t, database, bo.ID, "bo-", 1)
+
+	res := run(t, dbEnv(url), "", "user", "disable", "--email", "ANA@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "Disabled user") || !strings.Contains(res.stdout, "2 sessions ended") {
+		t.Errorf("stdout: got %q, want it to say the user is disabled and 2 sessions ended", res.stdout)
+	}
+	after, err := database.UserByID(ctx, ana.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Disabled() {
+		t.Error("user after disable: got enabled, want disabled")
+	}
+	if got := sessionsOf(t, database, ana.ID); got != 0 {
+		t.Errorf("ana's sessions after disable: got %d, want 0", got)
+	}
+	if got := sessionsOf(t, database, bo.ID); got != 1 {
+		t.Errorf("bo's sessions after ana was disabled: got %d, want 1", got)
+	}
+	checkCLIEvent(t, cliEvents(t, database, handlers.EventUserDisabled), handlers.EventUserDisabled, ana.ID, 2)
+
+	again := run(t, dbEnv(url), "", "user", "disable", "--email", "ana@example.org")
+	checkCode(t, again, 0)
+	if !strings.Contains(again.stdout, "already disabled") {
+		t.Errorf("stdout of a second disable: got %q, want it to say already disabled", again.stdout)
+	}
+	if got := len(cliEvents(t, database, handlers.EventUserDisabled)); got != 1 {
+		t.Errorf("user_disabled events after a second disable: got %d, want 1", got)
+	}
+
+	res = run(t, dbEnv(url), "", "user", "enable", "--email", "ana@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "Enabled user") {
+		t.Errorf("stdout: got %q, want it to say the user is enabled", res.stdout)
+	}
+	after, err = database.UserByID(ctx, ana.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Disabled() {
+		t.Error("user after enable: got disabled, want enabled")
+	}
+	checkCLIEvent(t, cliEvents(t, database, handlers.EventUserEnabled), handlers.EventUserEnabled, ana.ID, -1)
+}
+
+func TestSessionsRevoke(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+	checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "cy@example.org"), 0)
+	database := openDB(t, url)
+	cy, err := database.UserByEmail(context.Background(), "cy@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSessions(t, database, cy.ID, "cy-", 3)
+
+	res := run(t, dbEnv(url), "", "sessions", "revoke", "--email", "cy@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "Ended 3 sessions") {
+		t.Errorf("stdout: got %q, want it to say 3 sessions ended", res.stdout)
+	}
+	if got := sessionsOf(t, database, cy.ID); got != 0 {
+		t.Errorf("sessions after revoke: got %d, want 0", got)
+	}
+	after, err := database.UserByID(context.Background(), cy.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Disabled() {
+		t.Error("revoke disabled the user, want only the sessions ended")
+	}
+	checkCLIEvent(t, cliEvents(t, database, handlers.EventSessionRevoked), handlers.EventSessionRevoked, cy.ID, 3)
+
+	res = run(t, dbEnv(url), "", "sessions", "revoke", "--email", "cy@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "Ended 0 sessions") {
+		t.Errorf("stdout of a second revoke: got %q, want 0 sessions", res.stdout)
+	}
+}
+
+func TestAdminCommandsUnknownEmail(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+
+	for _, args := range [][]string{
+		{"user", "disable", "--email", "nobody@example.org"},
+		{"user", "enable", "--email", "nobody@example.org"},
+		{"sessions", "revoke", "--email", "nobody@example.org"},
+	} {
+		res := run(t, dbEnv(url), "", args...)
+		checkCode(t, res, 1)
+		if !strings.Contains(res.stderr, `no user has the email "nobody@example.org"`) {
+			t.Errorf("%v: stderr got %q, want it to name the unknown email", args, res.stderr)
+		}
+	}
+}
+
+func TestAdminCommandsUsageErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantMsg string
+	}{
+		{"sessions without subcommand", []string{"sessions"}, "sessions needs a subcommand: revoke"},
+		{"unknown sessions subcommand", []string{"sessions", "list", "--email", "ana@example.org"}, `unknown sessions subcommand "list"`},
+		{"revoke without email", []string{"sessions", "revoke"}, "--email"},
+		{"disable without email", []string{"user", "disable"}, "--email"},
+		{"enable with a name", []string{"user", "enable", "--email", "ana@example.org", "--name", "Ana"}, "-name"},
+		{"disable with an extra argument", []string{"user", "disable", "--email", "ana@example.org", "now"}, "unexpected positional argument"},
+		{"disable with a password", []string{"user", "disable", "--email", "ana@example.org", "--password=hunter2hunter2"}, "passwords are not accepted"},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := dbEnv("postgres://postgres@127.0.0.1:1/unused?sslmode=disable")
+
+			res := run(t, env, "", tt.args...)
+			checkCode(t, res, 2)
+			checkNoPassword(t, res, "hunter2hunter2")
+			if !strings.Contains(res.stderr, tt.wantMsg) {
+				t.Errorf("stderr: got %q, want it to contain %q", res.stderr, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestUserCreateAdmin(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+
+	res := run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "root@example.org", "--admin")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "with the role admin") {
+		t.Errorf("stdout: got %q, want it to name the admin role", res.stdout)
+	}
+	checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "plain@example.org"), 0)
+
+	database := openDB(t, url)
+	for email, want := range map[string]string{"root@example.org": db.RoleAdmin, "plain@example.org": db.RoleUser} {
+		user, err := database.UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatalf("UserByEmail(%s): %v", email, err)
+		}
+		if user.Role != want {
+			t.Errorf("role of %s: got %q, want %q", email, user.Role, want)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package handlers_test
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portero/portero/db"
+	"github.com/portero/portero/password"
+)
+
+func TestLoginOddEmailsAreOrdinaryFailures(t *testing.T) {
+	e := newEnv(t)
+
+	for name, email := range map[string]string{
+		"NUL byte":      "a\x00b@example.com",
+		"invalid UTF-8": "\xff@example.com",
+		"control":       "a\x07b@example.com",
+		"too long":      strings.Repeat("a", 300) + "@example.com",
+	} {
+		resp := e.login(e.client(), email, "some wrong password")
+		if resp.status != http.StatusUnauthorized {
+			t.Errorf("%s: got %d, want 401", name, resp.status)
+		}
+	}
+	if strings.Contains(e.logs.String(), "level=ERROR") {
+		t.Errorf("odd emails logged an error:\n%s", e.logs.String())
+	}
+}
+
+func TestLoginIgnoresQueryCredentials(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("qa@example.com", "Q")
+	c := e.client()
+	token := e.csrfToken(c, "/login")
+
+	query := url.Values{"email": {"qa@example.com"}, "password": {testPassword}}.Encode()
+	resp := e.post(c, "/login?"+query, url.Values{"csrf_token": {token}})
+	if resp.status == http.StatusSeeOther {
+		t.Error("credentials in the query string logged in, want them ignored")
+	}
+}
+
+func TestMalformedFormIs400(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	token := e.csrfToken(c, "/login")
+
+	req, _ := http.NewRequest(http.MethodPost, e.server.URL+"/login", strings.NewReader("email=%zz&csrf_token="+token))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp := e.do(c, req); resp.status != http.StatusBadRequest {
+		t.Errorf("invalid percent-encoding: got %d, want 400", resp.status)
+	}
+}
+
+func TestErrorTitlesTranslated(t *testing.T) {
+	e := newEnv(t)
+
+	tests := []struct {
+		lang, path, want string
+	}{
+		{"es", "/no-such-page", "<h1>Página no encontrada</h1>"},
+		{"en", "/no-such-page", "<h1>Page not found</h1>"},
+	}
+	for _, tt := range tests {
+		resp := e.get(e.client(), tt.path, "Accept-Language", tt.lang)
+		if !strings.Contains(resp.body, tt.want) {
+			t.Errorf("%s %s: page lacks %s", tt.lang, tt.path, tt.want)
+		}
+	}
+
+	resp := e.post(e.client(), "/logout", url.Values{}, "Accept-Language", "es")
+	if resp.status != http.StatusForbidden || !strings.Contains(resp.body, "<h1>Acceso denegado</h1>") {
+		t.Errorf("forged logout in Spanish: got %d without the Spanish title", resp.status)
+	}
+}
+
+func TestWrongMethodIs405(t *testing.T) {
+	e := newEnv(t)
+
+	for _, tt := range []struct{ method, path string }{
+		{http.MethodGet, "/logout"},
+		{http.MethodPut, "/login"},
+		{http.MethodDelete, "/healthz"},
+	} {
+		req, _ := http.NewRequest(tt.method, e.server.URL+tt.path, nil)
+		resp := e.do(e.client(), req)
+		if resp.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: got %d, want 405", tt.method, tt.path, resp.status)
+		}
+		if resp.header.Get("Allow") == "" {
+			t.Errorf("%s %s: no Allow header", tt.method, tt.path)
+		}
+	}
+}
+
+func TestOtherSchemeHeadersIgnored(t *testing.T) {
+	e := newEnvWith(t, envOptions{production: true, trusted: []*net.IPNet{mustCIDR(t, "127.0.0.0/8")}})
+
+	for _, header := range [][]string{{"X-Forwarded-Ssl", "on"}, {"X-Url-Scheme", "https"}, {"X-Forwarded-Protocol", "https"}} {
+		resp := e.get(e.client(), "/login", header...)
+		if !strings.Contains(resp.body, "Se necesita HTTPS") || resp.header.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: treated as HTTPS, want only X-Forwarded-Proto believed", header[0])
+		}
+	}
+}
+
+func TestLowCostHashFailsAsSlowly(t *testing.T) {
+	// Users imported from another app may have hashes of a lower cost than
+	// BCRYPT_COST; their failed logins must not be faster than those of
+	// unknown emails.
+	e := newEnvWith(t, envOptions{cost: 8, policy: db.LoginPolicy{AccountMaxFailures: 100, IPMaxFailures: 100}})
+	hash, err := password.Hash(testPassword, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.CreateUser(t.Context(), "old@example.com", "Old", hash); err != nil {
+		t.Fatal(err)
+	}
+	e.app.WarmUp()
+
+	type attempt struct {
+		client  *http.Client
+		form    url.Values
+		samples []time.Duration
+	}
+	newAttempt := func(email string) *attempt {
+		c := e.client()
+		return &attempt{client: c, form: url.Values{"csrf_token": {e.csrfToken(c, "/login")}, "email": {email}, "password": {"wrong password here"}}}
+	}
+	known, unknown := newAttempt("old@example.com"), newAttempt("nobody@example.com")
+	for range 10 {
+		for _, a := range []*attempt{known, unknown} {
+			start := time.Now()
+			e.post(a.client, "/login", a.form)
+			a.samples = append(a.samples, time.Since(start))
+		}
+	}
+
+	median := func(s []time.Duration) time.Duration { slices.Sort(s); return s[len(s)/2] }
+	ratio := float64(median(known.samples)) / float64(median(unknown.samples))
+	if ratio < 0.67 || ratio > 1.5 {
+		t.Errorf("median time low-cost user/unknown email: got ratio %.2f, want between 0.67 and 1.5", ratio)
+	}
+}
