@@ -273,6 +273,14 @@ func TestUserPasswd(t *testing.T) {
 	if !password.Matches(user.PasswordHash, newPassword) {
 		t.Errorf("new password: got no match, want one")
 	}
+
+	events, err := database.UserEvents(context.Background(), user.ID, 5)
+	if err != nil {
+		t.Fatalf("UserEvents: %v", err)
+	}
+	if len(events) == 0 || events[0].Kind != "password_changed" {
+		t.Errorf("latest security event: got %+v, want password_changed", events)
+	}
 }
 
 func TestUserPasswdInvalidPassword(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portero/portero/config"
 	"github.com/portero/portero/db"
+	"github.com/portero/portero/handlers"
 	"github.com/portero/portero/password"
 )
 
@@ -122,6 +123,7 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	if err != nil {
 		return fmt.Errorf("password of user %d changed, but ending its sessions failed; run `portero user passwd` again: %w", user.ID, err)
 	}
+	recordCLIEvent(ctx, database, logger, handlers.EventPasswordChanged, user.ID, "sessions_ended", ended)
 	fmt.Fprintf(stdout, "Password of user %d (%s) changed; %s.\n", user.ID, user.Email, sessionsEnded(ended))
 
 	return nil

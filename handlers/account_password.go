@@ -23,9 +23,9 @@ func (a *App) passwordShow(c echo.Context) error {
 // a new ID and every other session of the user ends.
 func (a *App) passwordChange(c echo.Context) error {
 	user, r := userOf(c), c.Request()
-	current := c.FormValue(currentPasswordField)
-	newPassword := c.FormValue("new_password")
-	confirmation := c.FormValue("confirm_password")
+	current := c.Request().PostFormValue(currentPasswordField)
+	newPassword := c.Request().PostFormValue("new_password")
+	confirmation := c.Request().PostFormValue("confirm_password")
 
 	// The checks that need no bcrypt come first, so that a typing mistake
 	// costs no slot and no throttle failure.

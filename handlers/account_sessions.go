@@ -117,7 +117,7 @@ func newSessionRow(page *Page, us db.UserSession, current bool) sessionRow {
 func (a *App) sessionRevoke(c echo.Context) error {
 	user, s := userOf(c), sessionOf(c)
 	ctx := c.Request().Context()
-	id, err := strconv.ParseInt(c.FormValue("id"), 10, 64)
+	id, err := strconv.ParseInt(c.Request().PostFormValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return &Error{Status: http.StatusBadRequest, Key: "error.400", Err: err}
 	}

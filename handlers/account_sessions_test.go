@@ -465,6 +465,9 @@ func TestReauthWrongPasswordLocks(t *testing.T) {
 	if !strings.Contains(locked.body, "Too many failed attempts") {
 		t.Error("right password while locked: got no lock message, want one")
 	}
+	if locked.header.Get("Retry-After") == "" {
+		t.Error("right password while locked: no Retry-After header")
+	}
 	if got := e.bcrypt.Acquired() - start; got != 0 {
 		t.Errorf("bcrypt calls while locked: got %d, want 0", got)
 	}

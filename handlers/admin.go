@@ -166,6 +166,7 @@ func (a *App) hashNewPassword(c echo.Context, pw string) (string, error) {
 	release, err := a.bcrypt.Acquire(c.Request().Context())
 	if err != nil {
 		a.busyWarning(c.RealIP(), c.Request().Host)
+		c.Response().Header().Set("Retry-After", "1")
 		return "", &formError{Status: http.StatusServiceUnavailable, Key: "login.busy"}
 	}
 	defer release()

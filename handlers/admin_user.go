@@ -156,7 +156,7 @@ func (a *App) adminEnableUser(c echo.Context) error {
 // adminSetRole gives a user the role in the form. An admin cannot remove
 // their own admin role, so at least that admin is left.
 func (a *App) adminSetRole(c echo.Context) error {
-	role := c.FormValue("role")
+	role := c.Request().PostFormValue("role")
 	check := func(admin, target *db.User) *formError {
 		switch {
 		case role != db.RoleUser && role != db.RoleAdmin:
@@ -185,7 +185,7 @@ func (a *App) adminSetRole(c echo.Context) error {
 // of it. Admins change their own password on the password page of their
 // account instead, which keeps their current session.
 func (a *App) adminResetPassword(c echo.Context) error {
-	pw, confirm := c.FormValue("password"), c.FormValue("password_confirm")
+	pw, confirm := c.Request().PostFormValue("password"), c.Request().PostFormValue("password_confirm")
 	check := func(admin, target *db.User) *formError {
 		if admin.ID == target.ID {
 			return &formError{Status: http.StatusUnprocessableEntity, Key: "admin.self_password"}

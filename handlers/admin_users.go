@@ -84,11 +84,11 @@ func (a *App) showAdminUsers(c echo.Context, status int, form adminCreateForm, f
 func (a *App) adminCreateUser(c echo.Context) error {
 	admin := userOf(c)
 	form := adminCreateForm{
-		Email: strings.TrimSpace(c.FormValue("email")),
-		Name:  strings.TrimSpace(c.FormValue("name")),
-		Admin: c.FormValue("admin") == "1",
+		Email: strings.TrimSpace(c.Request().PostFormValue("email")),
+		Name:  strings.TrimSpace(c.Request().PostFormValue("name")),
+		Admin: c.Request().PostFormValue("admin") == "1",
 	}
-	pw, confirm := c.FormValue("password"), c.FormValue("password_confirm")
+	pw, confirm := c.Request().PostFormValue("password"), c.Request().PostFormValue("password_confirm")
 
 	if failed := validateNewUser(form, pw, confirm); failed != nil {
 		return a.showAdminUsers(c, failed.Status, form, failed)

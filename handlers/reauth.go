@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -39,7 +40,7 @@ func (a *App) reauthenticate(c echo.Context) error {
 	}
 
 	lang := langOf(c)
-	pw := c.FormValue(currentPasswordField)
+	pw := c.Request().PostFormValue(currentPasswordField)
 	if pw == "" {
 		return &formError{Status: http.StatusForbidden, Key: "reauth.required", Args: []any{i18n.FormatDuration(lang, reauthWindow)}}
 	}
@@ -66,12 +67,14 @@ func (a *App) verifyCurrentPassword(c echo.Context, user *db.User, pw string) er
 		a.log.Warn("Re-authentication rejected while locked.", "scope", state.LockedKind, "user_id", user.ID,
 			"client_ip", c.RealIP(), "retry_after", state.RetryAfter.Round(time.Second))
 		minutes := (state.RetryAfter + time.Minute - 1).Truncate(time.Minute)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((state.RetryAfter+time.Second-1)/time.Second)))
 		return &formError{Status: http.StatusTooManyRequests, Key: "login.locked", Args: []any{i18n.FormatDuration(lang, minutes)}}
 	}
 
 	release, err := a.bcrypt.Acquire(ctx)
 	if err != nil {
 		a.busyWarning(c.RealIP(), c.Request().Host)
+		c.Response().Header().Set("Retry-After", "1")
 		return &formError{Status: http.StatusServiceUnavailable, Key: "login.busy"}
 	}
 	matches := password.Matches(user.PasswordHash, pw)
