@@ -11,8 +11,11 @@ import (
 
 func (a *App) passwordShow(c echo.Context) error {
 	page := a.newPage(c, "password.title")
-	if c.QueryParam("changed") == "1" {
+	switch {
+	case c.QueryParam("changed") == "1":
 		page.Notice = page.T("password.changed")
+	case c.QueryParam("weak") == "1":
+		page.Error = page.T("password.weak_at_login")
 	}
 
 	return a.render(c, http.StatusOK, "account_password", page)
@@ -74,11 +77,8 @@ func (a *App) passwordChange(c echo.Context) error {
 	// The current session gets a new ID, so that a copy of the old cookie
 	// is worthless. Every other session ends, because it may have been
 	// opened with the old password.
-	s, err := a.sessions.Login(c.Response(), r, sessionOf(c), user.ID)
+	s, err := a.startSession(c, user.ID)
 	if err != nil {
-		return err
-	}
-	if err := a.store.AddUserSession(r.Context(), s.Key(), user.ID, r.UserAgent(), c.RealIP()); err != nil {
 		return err
 	}
 	ended, err := a.store.DeleteUserSessions(r.Context(), user.ID, s.Key())

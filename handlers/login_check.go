@@ -10,6 +10,7 @@ import (
 
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/password"
+	"github.com/portero/portero/session"
 )
 
 // maxEmailLength is the longest address RFC 5321 allows in a path.
@@ -95,16 +96,20 @@ func (a *App) loginCheck(c echo.Context) error {
 			return err
 		}
 	}
-	s, err := a.sessions.Login(c.Response(), r, sessionOf(c), user.ID)
-	if err != nil {
-		return err
-	}
-	if err := a.store.AddUserSession(r.Context(), s.Key(), user.ID, r.UserAgent(), c.RealIP()); err != nil {
+	if _, err := a.startSession(c, user.ID); err != nil {
 		return err
 	}
 	a.csrf.rotate(c)
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
 	a.event(c, EventLoginSucceeded, user.ID)
+
+	// A password set before the current rules, for example one carried
+	// over from the old app, is checked now that it is known: a short or
+	// common one sends the user to change it.
+	if err := password.ValidateNew(pw, user.Email); err != nil {
+		a.log.Info("User logged in with a password that breaks the current rules; asking for a new one.", "user_id", user.ID, "rule", err.Error())
+		return a.redirect(c, "/account/password?weak=1")
+	}
 
 	return a.redirect(c, nextOrDefault(form.Next))
 }
@@ -115,4 +120,25 @@ func (a *App) loginFailed(c echo.Context, form loginForm, status int, key string
 	page.Data = form
 
 	return a.render(c, status, "login", page)
+}
+
+// startSession replaces the request's session with a new one for userID,
+// under a new ID, and adds it to the index of the user's sessions.
+func (a *App) startSession(c echo.Context, userID int64) (*session.Session, error) {
+	w, r := c.Response(), c.Request()
+
+	s, err := a.sessions.Login(w, r, sessionOf(c), userID)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.store.AddUserSession(r.Context(), s.Key(), userID, r.UserAgent(), c.RealIP()); err != nil {
+		// A session missing from the index could not be listed or ended by
+		// a password change, so it must not outlive this failure.
+		if logoutErr := a.sessions.Logout(w, r, s); logoutErr != nil {
+			a.log.Error("Ending a session that could not be indexed failed.", "user_id", userID, "error", logoutErr)
+		}
+		return nil, err
+	}
+
+	return s, nil
 }

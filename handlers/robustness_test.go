@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/password"
 )
@@ -145,5 +147,35 @@ func TestLowCostHashFailsAsSlowly(t *testing.T) {
 	ratio := float64(median(known.samples)) / float64(median(unknown.samples))
 	if ratio < 0.67 || ratio > 1.5 {
 		t.Errorf("median time low-cost user/unknown email: got ratio %.2f, want between 0.67 and 1.5", ratio)
+	}
+}
+
+func TestWeakLegacyPasswordAsksForChange(t *testing.T) {
+	e := newEnv(t)
+
+	// A common password of an imported user: the rules reject it for new
+	// passwords, but its hash came from the old app.
+	hash, err := bcrypt.GenerateFromPassword([]byte("password1234"), testCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.CreateUser(t.Context(), "legacy@example.com", "Legacy", string(hash)); err != nil {
+		t.Fatal(err)
+	}
+
+	c := e.client()
+	resp := e.login(c, "legacy@example.com", "password1234")
+	if resp.status != http.StatusSeeOther || resp.location != "/account/password?weak=1" {
+		t.Fatalf("login with a common password: got %d to %q, want 303 to /account/password?weak=1", resp.status, resp.location)
+	}
+	page := e.get(c, resp.location, "Accept-Language", "en")
+	if !strings.Contains(page.body, "no longer meets the rules") {
+		t.Error("the password page does not explain why a new password is needed")
+	}
+
+	strong := e.client()
+	e.createUser("strong@example.com", "Strong")
+	if resp := e.login(strong, "strong@example.com", testPassword); resp.location != "/dashboard" {
+		t.Errorf("login with a good password: got redirect to %q, want /dashboard", resp.location)
 	}
 }

@@ -32,7 +32,8 @@ var (
 	ErrCommon      = errors.New("password is in the list of common passwords")
 )
 
-// Validate checks the length rules for a new password.
+// Validate checks the length rules for a new password. Runs of spaces
+// count as one character, so that "a" followed by 11 spaces is too short.
 func Validate(pw string) error {
 	if !utf8.ValidString(pw) {
 		return ErrInvalidUTF8
@@ -40,11 +41,27 @@ func Validate(pw string) error {
 	if len(pw) > MaxBytes {
 		return ErrTooLong
 	}
-	if utf8.RuneCountInString(pw) < MinChars {
+	if countChars(pw) < MinChars {
 		return ErrTooShort
 	}
 
 	return nil
+}
+
+// countChars counts the code points of pw, with each run of spaces
+// counted once.
+func countChars(pw string) int {
+	n := 0
+	previousSpace := false
+	for _, r := range pw {
+		space := r == ' '
+		if !space || !previousSpace {
+			n++
+		}
+		previousSpace = space
+	}
+
+	return n
 }
 
 // ValidateNew checks a new password for the account with the given email:

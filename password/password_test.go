@@ -273,3 +273,22 @@ func TestDummyHash(t *testing.T) {
 		t.Errorf("Matches(DummyHash, \"\"): got true, want false")
 	}
 }
+
+func TestValidateCollapsesSpaceRuns(t *testing.T) {
+	tests := []struct {
+		name string
+		pw   string
+		want error
+	}{
+		{"twelve spaces", strings.Repeat(" ", 12), password.ErrTooShort},
+		{"letter and eleven spaces", "a" + strings.Repeat(" ", 11), password.ErrTooShort},
+		{"words with double spaces", "correct  horse  battery", nil},
+		{"eleven counting a space run", "abcdefghi" + strings.Repeat(" ", 5) + "k", password.ErrTooShort},
+		{"twelve counting a space run", "abcdefghij" + strings.Repeat(" ", 5) + "k", nil},
+	}
+	for _, tt := range tests {
+		if got := password.Validate(tt.pw); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
