@@ -179,3 +179,28 @@ func TestWeakLegacyPasswordAsksForChange(t *testing.T) {
 		t.Errorf("login with a good password: got redirect to %q, want /dashboard", resp.location)
 	}
 }
+
+func TestSessionKeyNeverInURLsOrPages(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("url@example.com", "URL")
+	c := e.client()
+
+	login := e.login(c, "url@example.com", testPassword)
+	var key []byte
+	if err := e.db.Pool.QueryRow(t.Context(), "SELECT key FROM web_sessions").Scan(&key); err != nil {
+		t.Fatalf("read session key: %v", err)
+	}
+
+	responses := map[string]response{"POST /login": login}
+	for _, path := range []string{"/", "/dashboard", "/account", "/account/sessions", "/account/password"} {
+		responses["GET "+path] = e.get(c, path)
+	}
+	for name, resp := range responses {
+		if strings.Contains(resp.location, string(key)) {
+			t.Errorf("%s: the session key is in the Location header", name)
+		}
+		if strings.Contains(resp.body, string(key)) {
+			t.Errorf("%s: the session key is in the page", name)
+		}
+	}
+}

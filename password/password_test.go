@@ -292,3 +292,22 @@ func TestValidateCollapsesSpaceRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestHashSaltsEachHash(t *testing.T) {
+	first, err := password.Hash("the same password twice", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := password.Hash("the same password twice", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// bcrypt's hash holds the 22-character salt after "$2a$04$".
+	if first[7:29] == second[7:29] {
+		t.Errorf("salts of two hashes of one password: both %q, want different", first[7:29])
+	}
+	if first == second {
+		t.Error("two hashes of one password are equal, want different")
+	}
+}

@@ -478,3 +478,38 @@ func TestLoadGivesUpOnStalledDatabase(t *testing.T) {
 		t.Errorf("Load with the table locked returned after %s, want soon after the 300 ms deadline", elapsed)
 	}
 }
+
+func TestSessionKeysAreLongAndDistinct(t *testing.T) {
+	database, _ := testdb.New(t)
+	m := newTestManager(t, database, testSecret, nil)
+
+	for i := range 20 {
+		login(t, m, int64(i+1))
+	}
+
+	rows, err := database.Pool.Query(context.Background(), "SELECT key FROM web_sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+
+	seen := map[string]bool{}
+	for rows.Next() {
+		var key []byte
+		if err := rows.Scan(&key); err != nil {
+			t.Fatal(err)
+		}
+		// pgstore writes 32 random bytes in unpadded base32: 52 characters,
+		// 256 bits.
+		if len(key) != 52 {
+			t.Errorf("session key length: got %d characters, want 52 (256 bits in base32)", len(key))
+		}
+		if seen[string(key)] {
+			t.Error("two sessions got the same key")
+		}
+		seen[string(key)] = true
+	}
+	if len(seen) != 20 {
+		t.Errorf("session keys: got %d distinct, want 20", len(seen))
+	}
+}
