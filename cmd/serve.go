@@ -31,8 +31,9 @@ const (
 	// bcryptWait is how long a login waits for a bcrypt slot before it gets
 	// a "busy" page. One comparison at the default cost 12 takes a few
 	// hundred milliseconds (0.43 s in a Go benchmark on a 2-vCPU AMD EPYC
-	// VM), so a login waits for about one comparison ahead of it.
-	bcryptWait = 500 * time.Millisecond
+	// VM), so a login can wait for several ahead of it: a few users logging
+	// in at once are served, and only a flood gets the "busy" page.
+	bcryptWait = 2 * time.Second
 )
 
 func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
@@ -286,6 +287,19 @@ func deleteExpired(ctx context.Context, database *db.DB, logger *slog.Logger) {
 
 	if total > 0 {
 		logger.Info("Expired sessions deleted.", "count", total)
+	}
+
+	for ctx.Err() == nil {
+		n, err := database.DeleteOrphanUserSessions(ctx, cleanupBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("Deleting orphan session index rows failed.", "error", err)
+			}
+			return
+		}
+		if n < cleanupBatch {
+			break
+		}
 	}
 }
 

@@ -104,6 +104,7 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 		if err != nil {
 			return err
 		}
+		recordCLIEvent(ctx, database, logger, handlers.EventUserCreated, user.ID, "role", user.Role)
 		fmt.Fprintf(stdout, "Created user %d (%s) with the role %s.\n", user.ID, user.Email, user.Role)
 		return nil
 	}
@@ -115,13 +116,11 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	if err != nil {
 		return err
 	}
-	if err := database.SetPassword(ctx, user.ID, hash); err != nil {
-		return err
-	}
-	// Sessions opened with the old password end with it.
-	ended, err := database.DeleteUserSessions(ctx, user.ID, "")
+	// Sessions opened with the old password end with it, in the same
+	// transaction.
+	ended, err := database.ChangePassword(ctx, user.ID, hash, "")
 	if err != nil {
-		return fmt.Errorf("password of user %d changed, but ending its sessions failed; run `portero user passwd` again: %w", user.ID, err)
+		return err
 	}
 	recordCLIEvent(ctx, database, logger, handlers.EventPasswordChanged, user.ID, "sessions_ended", ended)
 	fmt.Fprintf(stdout, "Password of user %d (%s) changed; %s.\n", user.ID, user.Email, sessionsEnded(ended))

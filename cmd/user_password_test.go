@@ -24,12 +24,11 @@ func openSession(t *testing.T, database *db.DB, m *session.Manager, userID int64
 
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
-	s, err := m.Login(w, r, nil, userID)
-	if err != nil {
-		t.Fatalf("Login: %v", err)
+	index := func(key string) error {
+		return database.AddUserSession(context.Background(), key, userID, "test", "127.0.0.1")
 	}
-	if err := database.AddUserSession(context.Background(), s.Key(), userID, "test", "127.0.0.1"); err != nil {
-		t.Fatalf("AddUserSession: %v", err)
+	if _, err := m.Login(w, r, nil, userID, index); err != nil {
+		t.Fatalf("Login: %v", err)
 	}
 
 	return w.Result().Cookies()[0]

@@ -38,18 +38,42 @@ func (d *DB) AddUserSession(ctx context.Context, key string, userID int64, userA
 
 // TouchUserSession records the time and address of a session's latest
 // request. Callers do it only when they refresh the idle deadline, at most
-// once a minute.
-func (d *DB) TouchUserSession(ctx context.Context, key, clientIP string) error {
+// once a minute. A session that has no index row yet, because it was opened
+// before the index existed, gets one here.
+func (d *DB) TouchUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error {
+	userAgent = cleanText(userAgent, maxUserAgentLength)
+
 	_, err := d.Pool.Exec(ctx, `
-		UPDATE user_sessions
+		INSERT INTO user_sessions (session_key, user_id, user_agent, client_ip)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (session_key) DO UPDATE
 		SET last_seen_at = now(),
-		    client_ip = $2
-		WHERE session_key = $1`, []byte(key), clientIP)
+		    client_ip = EXCLUDED.client_ip`, []byte(key), userID, userAgent, clientIP)
 	if err != nil {
 		return fmt.Errorf("touch session index: %w", err)
 	}
 
 	return nil
+}
+
+// DeleteOrphanUserSessions deletes up to batchSize index rows whose session
+// row does not exist, which happens when a session insert fails after its
+// index row was written. It returns how many it deleted.
+func (d *DB) DeleteOrphanUserSessions(ctx context.Context, batchSize int) (int64, error) {
+	tag, err := d.Pool.Exec(ctx, `
+		DELETE FROM user_sessions
+		WHERE id IN (
+			SELECT us.id
+			FROM user_sessions us
+			WHERE NOT EXISTS (SELECT 1 FROM web_sessions ws WHERE ws.key = us.session_key)
+			  AND us.created_at < now() - interval '1 minute'
+			LIMIT $1
+		)`, batchSize)
+	if err != nil {
+		return 0, fmt.Errorf("delete orphan session index rows: %w", err)
+	}
+
+	return tag.RowsAffected(), nil
 }
 
 // UserSessions lists the user's unexpired sessions, newest first.
@@ -122,6 +146,47 @@ func (d *DB) DeleteUserSessions(ctx context.Context, userID int64, exceptKey str
 		)`, userID, []byte(exceptKey))
 	if err != nil {
 		return 0, fmt.Errorf("delete sessions of user %d: %w", userID, err)
+	}
+
+	return tag.RowsAffected(), nil
+}
+
+// ChangePassword stores a new password hash and ends every session of the
+// user except the one with exceptKey, in one transaction, so that a failure
+// leaves neither a new password with old sessions alive nor the reverse.
+// It returns how many sessions ended.
+func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash, exceptKey string) (int64, error) {
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
+	}
+	defer tx.Rollback(ctx)
+
+	tag, err := tx.Exec(ctx, `
+		UPDATE users
+		SET password_hash = $2,
+		    updated_at = now()
+		WHERE id = $1`, userID, passwordHash)
+	if err != nil {
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, fmt.Errorf("change password of user %d: %w", userID, ErrNotFound)
+	}
+
+	tag, err = tx.Exec(ctx, `
+		DELETE FROM web_sessions
+		WHERE key IN (
+			SELECT session_key
+			FROM user_sessions
+			WHERE user_id = $1 AND session_key <> $2
+		)`, userID, []byte(exceptKey))
+	if err != nil {
+		return 0, fmt.Errorf("end sessions of user %d: %w", userID, err)
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	}
 
 	return tag.RowsAffected(), nil

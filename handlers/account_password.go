@@ -71,23 +71,21 @@ func (a *App) passwordChange(c echo.Context) error {
 		return err
 	}
 
-	if err := a.store.SetPassword(r.Context(), user.ID, hash); err != nil {
+	// The new hash and the end of every other session, which may have been
+	// opened with the old password, commit together.
+	ended, err := a.store.ChangePassword(r.Context(), user.ID, hash, sessionOf(c).Key())
+	if err != nil {
 		return err
 	}
+	a.log.Info("User changed the password.", "user_id", user.ID, "client_ip", c.RealIP(), "sessions_ended", ended)
+	a.event(c, EventPasswordChanged, user.ID, "sessions_ended", ended)
+
 	// The current session gets a new ID, so that a copy of the old cookie
-	// is worthless. Every other session ends, because it may have been
-	// opened with the old password.
-	s, err := a.startSession(c, user.ID)
-	if err != nil {
-		return err
-	}
-	ended, err := a.store.DeleteUserSessions(r.Context(), user.ID, s.Key())
-	if err != nil {
+	// is worthless.
+	if _, err := a.startSession(c, user.ID); err != nil {
 		return err
 	}
 	a.csrf.rotate(c)
-	a.log.Info("User changed the password.", "user_id", user.ID, "client_ip", c.RealIP(), "sessions_ended", ended)
-	a.event(c, EventPasswordChanged, user.ID, "sessions_ended", ended)
 
 	return a.redirect(c, "/account/password?changed=1")
 }

@@ -201,10 +201,7 @@ func (a *App) adminResetPassword(c echo.Context) error {
 		}
 
 		ctx := c.Request().Context()
-		if err := a.store.SetPassword(ctx, target.ID, hash); err != nil {
-			return err
-		}
-		ended, err := a.store.DeleteUserSessions(ctx, target.ID, "")
+		ended, err := a.store.ChangePassword(ctx, target.ID, hash, "")
 		if err != nil {
 			return err
 		}

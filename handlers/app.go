@@ -35,10 +35,11 @@ type Store interface {
 	ResetLoginFailures(ctx context.Context, accountKey string) error
 
 	AddUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error
-	TouchUserSession(ctx context.Context, key, clientIP string) error
+	TouchUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error
 	UserSessions(ctx context.Context, userID int64) ([]db.UserSession, error)
 	DeleteUserSession(ctx context.Context, userID, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64, exceptKey string) (int64, error)
+	ChangePassword(ctx context.Context, userID int64, passwordHash, exceptKey string) (int64, error)
 
 	eventStore
 	adminStore

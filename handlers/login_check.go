@@ -123,22 +123,14 @@ func (a *App) loginFailed(c echo.Context, form loginForm, status int, key string
 }
 
 // startSession replaces the request's session with a new one for userID,
-// under a new ID, and adds it to the index of the user's sessions.
+// under a new ID. The session is added to the index of the user's sessions
+// before it exists, so that every session can be listed and ended.
 func (a *App) startSession(c echo.Context, userID int64) (*session.Session, error) {
 	w, r := c.Response(), c.Request()
 
-	s, err := a.sessions.Login(w, r, sessionOf(c), userID)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.store.AddUserSession(r.Context(), s.Key(), userID, r.UserAgent(), c.RealIP()); err != nil {
-		// A session missing from the index could not be listed or ended by
-		// a password change, so it must not outlive this failure.
-		if logoutErr := a.sessions.Logout(w, r, s); logoutErr != nil {
-			a.log.Error("Ending a session that could not be indexed failed.", "user_id", userID, "error", logoutErr)
-		}
-		return nil, err
+	index := func(key string) error {
+		return a.store.AddUserSession(r.Context(), key, userID, r.UserAgent(), c.RealIP())
 	}
 
-	return s, nil
+	return a.sessions.Login(w, r, sessionOf(c), userID, index)
 }

@@ -103,7 +103,7 @@ func (a *App) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 					return err
 				}
 				if s.Touched() {
-					if err := a.store.TouchUserSession(r.Context(), s.Key(), c.RealIP()); err != nil {
+					if err := a.store.TouchUserSession(r.Context(), s.Key(), s.UserID, r.UserAgent(), c.RealIP()); err != nil {
 						return err
 					}
 				}

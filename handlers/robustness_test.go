@@ -204,3 +204,41 @@ func TestSessionKeyNeverInURLsOrPages(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginWithoutIndexLeavesNoSession(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("lock@example.com", "Lock")
+	c := e.client()
+	token := e.csrfToken(c, "/login")
+
+	// A lock that blocks the index insert, as a stalled database would;
+	// the server's lock_timeout gives up after 3 s.
+	tx, err := e.db.Pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE user_sessions IN SHARE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	resp := e.post(c, "/login", url.Values{"csrf_token": {token}, "email": {"lock@example.com"}, "password": {testPassword}})
+	tx.Rollback(t.Context())
+
+	if resp.status != http.StatusServiceUnavailable {
+		t.Errorf("login with the index locked: got %d, want 503", resp.status)
+	}
+	for _, ck := range resp.cookies {
+		if ck.Name == testCookie && ck.Value != "" {
+			t.Error("the 503 response sets a session cookie")
+		}
+	}
+	var rows int
+	e.db.Pool.QueryRow(t.Context(), "SELECT count(*) FROM web_sessions").Scan(&rows)
+	if rows != 0 {
+		t.Errorf("session rows after the failed login: got %d, want 0", rows)
+	}
+	if page := e.get(c, "/dashboard"); page.status != http.StatusSeeOther {
+		t.Errorf("dashboard after the failed login: got %d, want 303 (anonymous)", page.status)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -23,7 +24,7 @@ const (
 var (
 	ErrTooShort    = errors.New("password is shorter than 12 characters")
 	ErrTooLong     = errors.New("password is longer than 72 bytes")
-	ErrInvalidUTF8 = errors.New("password is not valid UTF-8")
+	ErrInvalidUTF8 = errors.New("password is not valid UTF-8 or contains control characters")
 )
 
 // Errors that ValidateNew returns in addition to those of Validate.
@@ -35,7 +36,7 @@ var (
 // Validate checks the length rules for a new password. Runs of spaces
 // count as one character, so that "a" followed by 11 spaces is too short.
 func Validate(pw string) error {
-	if !utf8.ValidString(pw) {
+	if !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl) {
 		return ErrInvalidUTF8
 	}
 	if len(pw) > MaxBytes {
@@ -72,10 +73,10 @@ func ValidateNew(pw, email string) error {
 	if err := Validate(pw); err != nil {
 		return err
 	}
-	if email = strings.TrimSpace(email); email != "" && strings.EqualFold(pw, email) {
+	if email = strings.TrimSpace(email); email != "" && strings.EqualFold(visible(pw), email) {
 		return ErrEqualsEmail
 	}
-	if IsCommon(pw) {
+	if IsCommon(pw) || IsCommon(commonCore(pw)) {
 		return ErrCommon
 	}
 
@@ -121,4 +122,26 @@ func DummyHash(cost int) string {
 	}
 
 	return string(hash)
+}
+
+// visible returns pw without surrounding spaces and without format
+// characters such as zero-width spaces, which a reader cannot see.
+func visible(pw string) string {
+	pw = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, pw)
+
+	return strings.TrimSpace(pw)
+}
+
+// commonCore returns pw without the digits and punctuation around it, so
+// that "password12345" is checked as "password". Appending digits to a
+// common word is the first thing guessing tools try.
+func commonCore(pw string) string {
+	notCore := func(r rune) bool { return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || r == ' ' }
+
+	return strings.TrimFunc(pw, notCore)
 }

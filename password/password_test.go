@@ -311,3 +311,25 @@ func TestHashSaltsEachHash(t *testing.T) {
 		t.Error("two hashes of one password are equal, want different")
 	}
 }
+
+func TestValidateNewCatchesDisguises(t *testing.T) {
+	const email = "erin@example.org"
+	tests := []struct {
+		name string
+		pw   string
+		want error
+	}{
+		{"common word with digits", "password12345", password.ErrCommon},
+		{"common word with digits and symbols", "!!password2024!!", password.ErrCommon},
+		{"email with spaces around", " erin@example.org ", password.ErrEqualsEmail},
+		{"email with a zero-width space", "erin@example.org\u200b", password.ErrEqualsEmail},
+		{"control character", "a long password\x07here", password.ErrInvalidUTF8},
+		{"trailing CRLF", "a long password here\r\n", password.ErrInvalidUTF8},
+		{"strong passphrase with digits", "7 violet otters juggle 42", nil},
+	}
+	for _, tt := range tests {
+		if got := password.ValidateNew(tt.pw, email); !errors.Is(got, tt.want) && got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -7,10 +7,12 @@ package session
 import (
 	"context"
 	"database/sql"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/antonlindstrom/pgstore"
@@ -202,7 +204,11 @@ func (m *Manager) deadline(authedAt, seenAt time.Time) time.Time {
 
 // Login ends the current session, if any, and starts a new one with a new ID
 // for userID, so that a cookie set before the login cannot ride on it.
-func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session, userID int64) (*Session, error) {
+//
+// index, when not nil, runs with the new session's key before the session
+// row is written, so that a caller can record the session elsewhere first;
+// if it fails, no session exists and no cookie is set.
+func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session, userID int64, index func(key string) error) (*Session, error) {
 	if current != nil && current.raw != nil {
 		if err := m.destroy(r, current); err != nil {
 			return nil, err
@@ -213,6 +219,14 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session
 	raw := sessions.NewSession(st, m.cookieName)
 	raw.Options = st.Options
 	raw.IsNew = true
+	// pgstore generates an ID only when none is set; setting it here lets
+	// index see it before the row exists. 32 random bytes, as pgstore uses.
+	raw.ID = strings.TrimRight(base32.StdEncoding.EncodeToString(securecookie.GenerateRandomKey(32)), "=")
+	if index != nil {
+		if err := index(raw.ID); err != nil {
+			return nil, err
+		}
+	}
 
 	now := m.now()
 	raw.Values[keyUserID] = userID

@@ -40,7 +40,7 @@ func login(t *testing.T, m *Manager, userID int64) *http.Cookie {
 
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
-	if _, err := m.Login(w, r, nil, userID); err != nil {
+	if _, err := m.Login(w, r, nil, userID, nil); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 
@@ -111,7 +111,7 @@ func TestLoginReplacesSession(t *testing.T) {
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
 	r.AddCookie(before)
-	if _, err := m.Login(w, r, current, 2); err != nil {
+	if _, err := m.Login(w, r, current, 2, nil); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 
@@ -165,7 +165,7 @@ func TestDeletedRowNotRevived(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if _, err := m.Login(httptest.NewRecorder(), r, s, 7); err != nil {
+	if _, err := m.Login(httptest.NewRecorder(), r, s, 7, nil); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 

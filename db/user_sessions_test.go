@@ -1,0 +1,134 @@
+package db_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/portero/portero/internal/testdb"
+)
+
+func insertSessionRow(t *testing.T, ctx context.Context, exec func(ctx context.Context, sql string, args ...any) error, key string) {
+	t.Helper()
+
+	if err := exec(ctx, `INSERT INTO web_sessions (key, data, expires_on) VALUES ($1, 'x', now() + interval '1 hour')`, []byte(key)); err != nil {
+		t.Fatalf("insert session row %s: %v", key, err)
+	}
+}
+
+func TestSessionIndexFollowsSessionRows(t *testing.T) {
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+	exec := func(ctx context.Context, sql string, args ...any) error {
+		_, err := database.Pool.Exec(ctx, sql, args...)
+		return err
+	}
+	user, err := database.CreateUser(ctx, "idx@example.com", "Idx", hashOf(t, "a long enough password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The index row comes first, as at login, then the session row.
+	if err := database.AddUserSession(ctx, "KEYONE", user.ID, "ua", "127.0.0.1"); err != nil {
+		t.Fatalf("AddUserSession before the session row: %v", err)
+	}
+	insertSessionRow(t, ctx, exec, "KEYONE")
+
+	list, err := database.UserSessions(ctx, user.ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("UserSessions: got %d rows, %v; want 1", len(list), err)
+	}
+
+	// Deleting the session row, as logout and cleanup do, deletes its index row.
+	if err := exec(ctx, `DELETE FROM web_sessions WHERE key = $1`, []byte("KEYONE")); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	database.Pool.QueryRow(ctx, `SELECT count(*) FROM user_sessions`).Scan(&left)
+	if left != 0 {
+		t.Errorf("index rows after the session row was deleted: got %d, want 0", left)
+	}
+}
+
+func TestTouchIndexesUnindexedSession(t *testing.T) {
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+	exec := func(ctx context.Context, sql string, args ...any) error {
+		_, err := database.Pool.Exec(ctx, sql, args...)
+		return err
+	}
+	user, err := database.CreateUser(ctx, "old@example.com", "Old", hashOf(t, "a long enough password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A session opened before the index existed has no index row.
+	insertSessionRow(t, ctx, exec, "OLDKEY")
+	if err := database.TouchUserSession(ctx, "OLDKEY", user.ID, "ua", "127.0.0.1"); err != nil {
+		t.Fatalf("TouchUserSession: %v", err)
+	}
+
+	list, err := database.UserSessions(ctx, user.ID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("UserSessions after the touch: got %d rows, %v; want 1", len(list), err)
+	}
+	if ended, err := database.DeleteUserSessions(ctx, user.ID, ""); err != nil || ended != 1 {
+		t.Errorf("DeleteUserSessions: got %d, %v; want 1 ended", ended, err)
+	}
+}
+
+func TestOrphanIndexRowsDeleted(t *testing.T) {
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+	user, err := database.CreateUser(ctx, "orphan@example.com", "Orphan", hashOf(t, "a long enough password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// An index row whose session insert failed.
+	if err := database.AddUserSession(ctx, "NEVERSAVED", user.ID, "ua", "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := database.DeleteOrphanUserSessions(ctx, 100); err != nil || n != 0 {
+		t.Errorf("orphan younger than a minute: got %d deleted, %v; want 0, kept for a login in progress", n, err)
+	}
+	if _, err := database.Pool.Exec(ctx, `UPDATE user_sessions SET created_at = now() - interval '2 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := database.DeleteOrphanUserSessions(ctx, 100); err != nil || n != 1 {
+		t.Errorf("orphan older than a minute: got %d deleted, %v; want 1", n, err)
+	}
+}
+
+func TestChangePasswordEndsOtherSessions(t *testing.T) {
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+	exec := func(ctx context.Context, sql string, args ...any) error {
+		_, err := database.Pool.Exec(ctx, sql, args...)
+		return err
+	}
+	user, err := database.CreateUser(ctx, "chg@example.com", "Chg", hashOf(t, "a long enough password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"KEEP", "END1", "END2"} {
+		if err := database.AddUserSession(ctx, key, user.ID, "ua", "127.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		insertSessionRow(t, ctx, exec, key)
+	}
+
+	newHash := hashOf(t, "another long password")
+	ended, err := database.ChangePassword(ctx, user.ID, newHash, "KEEP")
+	if err != nil || ended != 2 {
+		t.Fatalf("ChangePassword: got %d ended, %v; want 2", ended, err)
+	}
+
+	got, _ := database.UserByID(ctx, user.ID)
+	if got.PasswordHash != newHash {
+		t.Error("password hash not changed")
+	}
+	list, _ := database.UserSessions(ctx, user.ID)
+	if len(list) != 1 || list[0].SessionKey != "KEEP" {
+		t.Errorf("sessions left: got %+v, want only KEEP", list)
+	}
+}
