@@ -2,8 +2,11 @@ package db_test
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 
+	"github.com/portero/portero/db"
 	"github.com/portero/portero/internal/testdb"
 )
 
@@ -130,5 +133,53 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 	list, _ := database.UserSessions(ctx, user.ID)
 	if len(list) != 1 || list[0].SessionKey != "KEEP" {
 		t.Errorf("sessions left: got %+v, want only KEEP", list)
+	}
+}
+
+func TestAdminsDemotingEachOtherLeaveOne(t *testing.T) {
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+
+	var ids [2]int64
+	for i, email := range []string{"henry@example.com", "frank@example.com"} {
+		u, err := database.CreateUserWithRole(ctx, email, "Admin", hashOf(t, "a long enough password"), db.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = u.ID
+	}
+
+	for round := range 10 {
+		for _, id := range ids {
+			if err := database.SetUserRole(ctx, id, db.RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		errs := make(chan error, 2)
+		var wg sync.WaitGroup
+		wg.Go(func() { errs <- database.ChangeRoleAsAdmin(ctx, ids[0], ids[1], db.RoleUser) })
+		wg.Go(func() { errs <- database.ChangeRoleAsAdmin(ctx, ids[1], ids[0], db.RoleUser) })
+		wg.Wait()
+		close(errs)
+
+		succeeded := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				succeeded++
+			case !errors.Is(err, db.ErrNotAdmin):
+				t.Fatalf("round %d: got error %v, want nil or ErrNotAdmin", round, err)
+			}
+		}
+		if succeeded != 1 {
+			t.Fatalf("round %d: got %d demotions, want exactly 1", round, succeeded)
+		}
+
+		var admins int
+		database.Pool.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin'`).Scan(&admins)
+		if admins != 1 {
+			t.Fatalf("round %d: got %d admins left, want 1", round, admins)
+		}
 	}
 }

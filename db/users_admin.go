@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -112,4 +113,71 @@ func (d *DB) changedOrExists(ctx context.Context, id, rowsAffected int64) (bool,
 	}
 
 	return false, nil
+}
+
+// ErrNotAdmin is returned when the user acting as an admin no longer is one.
+var ErrNotAdmin = errors.New("acting user is not an enabled admin")
+
+// ChangeRoleAsAdmin gives target the role, on behalf of actor. Both rows are
+// locked first, in id order, and actor must still be an enabled admin when
+// the change is made. Two admins who demote each other at the same moment
+// are thus served one after the other, and the second gets ErrNotAdmin, so
+// the last admin can never be removed by a race.
+func (d *DB) ChangeRoleAsAdmin(ctx context.Context, actorID, targetID int64, role string) error {
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("set role of user %d: %w", targetID, err)
+	}
+	defer tx.Rollback(ctx)
+
+	rows, err := tx.Query(ctx, `
+		SELECT id, role, disabled_at IS NOT NULL
+		FROM users
+		WHERE id IN ($1, $2)
+		ORDER BY id
+		FOR UPDATE`, actorID, targetID)
+	if err != nil {
+		return fmt.Errorf("set role of user %d: %w", targetID, err)
+	}
+	actorIsAdmin, targetFound := false, false
+	for rows.Next() {
+		var id int64
+		var currentRole string
+		var disabled bool
+		if err := rows.Scan(&id, &currentRole, &disabled); err != nil {
+			rows.Close()
+			return fmt.Errorf("set role of user %d: %w", targetID, err)
+		}
+		if id == actorID {
+			actorIsAdmin = currentRole == RoleAdmin && !disabled
+		}
+		if id == targetID {
+			targetFound = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("set role of user %d: %w", targetID, err)
+	}
+
+	switch {
+	case !targetFound:
+		return fmt.Errorf("set role of user %d: %w", targetID, ErrNotFound)
+	case !actorIsAdmin:
+		return fmt.Errorf("set role of user %d by user %d: %w", targetID, actorID, ErrNotAdmin)
+	}
+
+	if _, err := tx.Exec(ctx, `
+		UPDATE users
+		SET role = $2,
+		    updated_at = now()
+		WHERE id = $1`, targetID, role); err != nil {
+		return fmt.Errorf("set role of user %d to %q: %w", targetID, role, err)
+	}
+
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("set role of user %d: %w", targetID, err)
+	}
+
+	return nil
 }

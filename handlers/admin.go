@@ -34,6 +34,7 @@ type adminStore interface {
 	DisableUser(ctx context.Context, id int64) (bool, error)
 	EnableUser(ctx context.Context, id int64) (bool, error)
 	SetUserRole(ctx context.Context, id int64, role string) error
+	ChangeRoleAsAdmin(ctx context.Context, actorID, targetID int64, role string) error
 	SetPassword(ctx context.Context, id int64, passwordHash string) error
 }
 

@@ -172,7 +172,12 @@ func (a *App) adminSetRole(c echo.Context) error {
 		if target.Role == role {
 			return nil
 		}
-		if err := a.store.SetUserRole(c.Request().Context(), target.ID, role); err != nil {
+		err := a.store.ChangeRoleAsAdmin(c.Request().Context(), admin.ID, target.ID, role)
+		if errors.Is(err, db.ErrNotAdmin) {
+			// Another admin removed this admin's role a moment ago.
+			return &Error{Status: http.StatusForbidden, Key: "error.403", Err: err}
+		}
+		if err != nil {
 			return err
 		}
 		a.event(c, EventRoleChanged, target.ID, adminEventDetails(admin, "role", role)...)
