@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the system packages that Portero's tests need, if they are missing.
+# Install the system packages that Portero's tests and benchmark need, if
+# they are missing.
 #
 #   scripts/ensure-deps.sh NAME...
 #
@@ -11,6 +12,8 @@
 #               starts the system's nginx on port 80. The tests run their own
 #               nginx and do not use that one.
 #   postgresql  Debian's postgresql, unless initdb is found (see find_pg_bin)
+#   wrk         Debian's wrk, the HTTP load generator of `make bench`, unless
+#               $WRK_PATH or a wrk on PATH exists
 #
 # As root with apt-get, the script runs one `apt-get update` and one
 # `apt-get install` for all missing packages. Otherwise it prints the command
@@ -95,6 +98,20 @@ find_nginx() {
 	return 1
 }
 
+# Print the wrk binary to use. Return 1 if none is found, and 2 if $WRK_PATH
+# is set but not executable.
+find_wrk() {
+	if [[ -n ${WRK_PATH:-} ]]; then
+		if [[ -x $WRK_PATH ]]; then
+			printf '%s\n' "$WRK_PATH"
+			return 0
+		fi
+		log "WRK_PATH=$WRK_PATH is not an executable file"
+		return 2
+	fi
+	command -v wrk 2>/dev/null || return 1
+}
+
 # Return 0 if the tool behind NAME is present, 1 if its Debian package should
 # be installed, and 2 if an environment variable points at a missing file.
 check_dep() {
@@ -102,8 +119,9 @@ check_dep() {
 	chromium) find_chrome >/dev/null ;;
 	nginx) find_nginx >/dev/null ;;
 	postgresql) find_pg_bin >/dev/null ;;
+	wrk) find_wrk >/dev/null ;;
 	*)
-		log "unknown dependency: $1 (expected chromium, nginx or postgresql)"
+		log "unknown dependency: $1 (expected chromium, nginx, postgresql or wrk)"
 		return 2
 		;;
 	esac
@@ -115,6 +133,7 @@ override_hint() {
 	chromium) echo "or set CHROME_PATH to a Chrome or Chromium binary" ;;
 	nginx) echo "or set NGINX_PATH to an nginx binary" ;;
 	postgresql) echo "or set PG_BIN to a directory that contains initdb, pg_ctl and postgres" ;;
+	wrk) echo "or set WRK_PATH to a wrk binary" ;;
 	esac
 }
 
@@ -174,7 +193,7 @@ ensure_packages() {
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
 	if (($# == 0)); then
-		echo "usage: $0 chromium|nginx|postgresql..." >&2
+		echo "usage: $0 chromium|nginx|postgresql|wrk..." >&2
 		exit 2
 	fi
 	ensure_packages "$@"
