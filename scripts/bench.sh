@@ -93,6 +93,8 @@ die() {
 	log "FAIL: $*"
 	exit 1
 }
+# shellcheck source=scripts/ports.sh
+source "$repo_dir/scripts/ports.sh"
 
 # Print the last lines of FILE and fail with MESSAGE. The file is deleted
 # on exit with the rest of the work directory.
@@ -141,28 +143,6 @@ make_temp_dir() {
 	printf '%s\n' "$dir"
 }
 
-port_in_use() {
-	local port=$1
-	if command -v ss >/dev/null 2>&1; then
-		[[ -n $(ss -Hltn "sport = :$port") ]]
-	else
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-	fi
-}
-
-# Print a free TCP port from 20000-32767, below Linux's default ephemeral
-# range (32768-60999).
-pick_port() {
-	local port
-	for _ in $(seq 1 100); do
-		port=$((20000 + RANDOM % 12768))
-		if ! port_in_use "$port"; then
-			printf '%s\n' "$port"
-			return 0
-		fi
-	done
-	die "no free TCP port found in 20000-32767 after 100 tries"
-}
 
 build() {
 	work_dir=$(make_temp_dir work)

@@ -46,6 +46,8 @@ die() {
 	log "FAIL: $*"
 	exit 1
 }
+# shellcheck source=scripts/ports.sh
+source "$repo_dir/scripts/ports.sh"
 
 cleanup() {
 	local status=$?
@@ -190,29 +192,6 @@ check_static() {
 	die "neither readelf nor ldd found, so static linking cannot be checked. Install binutils (apt-get install binutils)"
 }
 
-port_in_use() {
-	local port=$1
-	if command -v ss >/dev/null 2>&1; then
-		[[ -n $(ss -Hltn "sport = :$port") ]]
-	else
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-	fi
-}
-
-# Print a free TCP port from 20000-32767, below Linux's default ephemeral
-# range (32768-60999). Another process may still take it before the server
-# binds it, and then the server log shows the listen error.
-pick_port() {
-	local port
-	for _ in $(seq 1 100); do
-		port=$((20000 + RANDOM % 12768))
-		if ! port_in_use "$port"; then
-			printf '%s\n' "$port"
-			return 0
-		fi
-	done
-	die "no free TCP port found in 20000-32767 after 100 tries"
-}
 
 start_database() {
 	cluster_dir=$(make_temp_dir pg)
