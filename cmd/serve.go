@@ -31,7 +31,7 @@ const (
 	// bcryptWait is how long a login waits for a bcrypt slot before it gets
 	// a "busy" page. One comparison at the default cost 12 takes a few
 	// hundred milliseconds (0.43 s in a Go benchmark on a 2-vCPU AMD EPYC
-	// VM), so a login can wait for several ahead of it: a few users logging
+	// VM), so a login can wait for several ahead of it. A few users logging
 	// in at once are served, and only a flood gets the "busy" page.
 	bcryptWait = 2 * time.Second
 )
@@ -162,7 +162,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 }
 
 // prepare waits for the database, applies the migrations and creates the
-// admin user, then marks the app ready. Until then pages answer 503.
+// admin user, then marks the app ready. Until then pages return 503.
 func prepare(ctx context.Context, cfg *config.Config, database *db.DB, app *handlers.App, logger *slog.Logger) error {
 	for {
 		if err := waitForDatabase(ctx, database, logger); err != nil {
@@ -177,7 +177,7 @@ func prepare(ctx context.Context, cfg *config.Config, database *db.DB, app *hand
 			return nil
 		}
 		if database.Ping(ctx) == nil {
-			// The database answers, so the migration itself is broken.
+			// The database responds, so the migration itself is broken.
 			return err
 		}
 		logger.Warn("Database went away during migration; waiting for it again.", "error", err)
@@ -197,7 +197,7 @@ func prepare(ctx context.Context, cfg *config.Config, database *db.DB, app *hand
 }
 
 // waitForDatabase retries a ping with exponential backoff up to 30 s until
-// the database answers or ctx ends.
+// the database responds or ctx ends.
 func waitForDatabase(ctx context.Context, database *db.DB, logger *slog.Logger) error {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {

@@ -429,9 +429,10 @@ func developmentSecret(dataDir string) ([]byte, error) {
 	return []byte(secret), nil
 }
 
-// databaseURL returns DATABASE_URL with the sslmode that DATABASE_SSL asks
-// for. DATABASE_SSL=true forces sslmode=require (TLS without certificate
-// verification); otherwise an sslmode in the URL wins, and with none TLS is off.
+// databaseURL returns DATABASE_URL with the sslmode that DATABASE_SSL
+// requests. DATABASE_SSL=true forces sslmode=require, which is TLS without
+// certificate verification. Otherwise an sslmode in the URL wins, and with
+// none TLS is off.
 func (r *reader) databaseURL() string {
 	raw, _ := r.secret("DATABASE_URL")
 	forceTLS := false

@@ -30,7 +30,7 @@ type DB struct {
 	SQL  *sql.DB
 }
 
-// Open creates the pool without waiting for the database to answer, so that
+// Open creates the pool without waiting for the database to respond, so that
 // the server can start while the database is still down.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -68,7 +68,7 @@ func (d *DB) Close() {
 	d.Pool.Close()
 }
 
-// Ping checks that the database answers a query.
+// Ping checks that the database runs a query.
 func (d *DB) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -15,7 +15,7 @@ import (
 
 // IsUnavailable reports whether err means the database could not be reached
 // or is restarting, as opposed to a fault in the query or the data. Callers
-// answer such errors with 503 so the client retries.
+// respond to such errors with 503 so the client retries.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false

@@ -161,7 +161,7 @@ func statusOf(target string) int {
 }
 
 // TestDatabaseDownAtStart starts portero while its database is down: it
-// must answer /healthz and serve an error page, and start serving pages once
+// must respond on /healthz and serve an error page, and start serving pages once
 // the database is up, without a restart.
 func TestDatabaseDownAtStart(t *testing.T) {
 	cluster := newCluster(t)

@@ -11,7 +11,7 @@ import (
 
 // TestStalledDatabase holds a lock on the session table, as a long
 // migration or a stuck transaction would. A page that needs the table must
-// answer 503 within a few seconds instead of hanging, and SIGTERM must still
+// return 503 within a few seconds instead of hanging, and SIGTERM must still
 // stop the process within stopTimeout.
 func TestStalledDatabase(t *testing.T) {
 	const (
@@ -53,7 +53,7 @@ func TestStalledDatabase(t *testing.T) {
 		t.Errorf("GET /dashboard with the table locked took %s, want at most 8 s", elapsed.Round(time.Millisecond))
 	}
 
-	// A request is stuck on the lock while the process is told to stop.
+	// A request is stuck on the lock when SIGTERM arrives.
 	stuck := make(chan struct{})
 	go func() {
 		defer close(stuck)

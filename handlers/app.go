@@ -62,7 +62,7 @@ type Options struct {
 
 	// TrustedProxies are the peers whose forwarding headers are believed.
 	TrustedProxies []*net.IPNet
-	// RequireHTTPS answers plain-HTTP page requests with a page that asks
+	// RequireHTTPS serves plain-HTTP page requests a page that asks
 	// for HTTPS, because Secure cookies cannot work without it.
 	RequireHTTPS bool
 
@@ -245,7 +245,7 @@ func (a *App) Handler() *echo.Echo {
 	return e
 }
 
-// healthz answers 503 until the first start has migrated the schema, and
+// healthz returns 503 until the first start has migrated the schema, and
 // 200 from then on while the process serves, even when the database goes
 // away later. Docker's HEALTHCHECK calls it: a new container counts as
 // healthy only once it can serve pages, and a database outage does not get

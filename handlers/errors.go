@@ -79,7 +79,7 @@ func (a *App) handleError(err error, c echo.Context) {
 	case status == http.StatusServiceUnavailable:
 		c.Response().Header().Set("Retry-After", "5")
 		// During an outage every request fails alike, so one line a
-		// minute with a count says as much as a line per request.
+		// minute with a count carries as much as a line per request.
 		a.unavailableWarning(args)
 	case status >= 500:
 		a.log.Error("Request failed.", args...)

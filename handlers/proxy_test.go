@@ -40,7 +40,7 @@ func TestTrustedProxyHeaders(t *testing.T) {
 	}
 
 	// The test server is plain HTTP, so the jar would keep Secure cookies
-	// away from it; send them by hand as a browser on HTTPS would.
+	// away from it. They are sent by hand, as a browser on HTTPS would.
 	token := csrfField.FindStringSubmatch(page.body)[1]
 	req, _ := http.NewRequest(http.MethodPost, e.server.URL+"/login", strings.NewReader(url.Values{
 		"csrf_token": {token}, "email": {"nia@example.com"}, "password": {testPassword},

@@ -11,7 +11,7 @@ var monthNames = map[string][12]string{
 }
 
 // FormatTime writes a date and time the way lang writes them, in UTC, which
-// is the only zone the server knows for certain.
+// is the only zone the server can be sure of.
 func FormatTime(lang string, t time.Time) string {
 	t = t.UTC()
 	months, ok := monthNames[lang]

@@ -104,7 +104,7 @@ func Hash(pw string, cost int) (string, error) {
 // Matches reports whether pw matches hash. It accepts the $2a$, $2b$ and $2y$
 // prefixes that other bcrypt implementations write, and returns false for a
 // malformed hash. A password over 72 bytes never matches, because bcrypt
-// would compare only its first 72 bytes; the comparison still runs so that
+// would compare only its first 72 bytes. The comparison still runs, so that
 // it takes the usual time.
 func Matches(hash, pw string) bool {
 	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil

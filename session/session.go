@@ -206,8 +206,8 @@ func (m *Manager) deadline(authedAt, seenAt time.Time) time.Time {
 // for userID, so that a cookie set before the login cannot ride on it.
 //
 // index, when not nil, runs with the new session's key before the session
-// row is written, so that a caller can record the session elsewhere first;
-// if it fails, no session exists and no cookie is set.
+// row is written, so that a caller can record the session elsewhere first.
+// If it fails, no session exists and no cookie is set.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session, userID int64, index func(key string) error) (*Session, error) {
 	if current != nil && current.raw != nil {
 		if err := m.destroy(r, current); err != nil {
@@ -280,7 +280,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request, s *Session) err
 	return nil
 }
 
-// ClearCookie tells the browser to drop the session cookie. The attributes
+// ClearCookie sets an expired session cookie, so the browser drops it. The attributes
 // match the ones it was set with, or the browser would keep the old one.
 func (m *Manager) ClearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, m.cookie("", -1))
