@@ -15,6 +15,7 @@ import (
 	"github.com/portero/portero/config"
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/handlers"
+	"github.com/portero/portero/internal/cache"
 	"github.com/portero/portero/password"
 	"github.com/portero/portero/session"
 )
@@ -34,6 +35,11 @@ const (
 	// VM), so a login can wait for several ahead of it. A few users logging
 	// in at once are served, and only a flood gets the "busy" page.
 	bcryptWait = 2 * time.Second
+	// cacheHeartbeat is how often each instance proves that change
+	// notifications reach it. In-memory copies of sessions and users are
+	// served only while proofs arrive, so a listener that stops hearing
+	// changes stops the copies within two intervals.
+	cacheHeartbeat = 500 * time.Millisecond
 )
 
 func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
@@ -70,6 +76,9 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if cfg.Production() && !cfg.CookieSecure {
 		logger.Warn("COOKIE_SECURE=false: session cookies will also be sent over plain HTTP, where anyone on the network path can read them.")
 	}
+	// Sessions and users are kept in memory while the listener started in
+	// the background hears PostgreSQL's change notifications.
+	guard := cache.NewGuard(nil)
 	sessions := session.NewManager(database.SQL, session.Options{
 		CookieName:     cookieName,
 		Secure:         cfg.CookieSecure,
@@ -77,6 +86,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		IdleTimeout:    cfg.SessionIdleTimeout,
 		Secret:         cfg.SessionSecret,
 		PreviousSecret: cfg.SessionSecretPrevious,
+		Cache:          guard,
 	})
 	app, err := handlers.New(handlers.Options{
 		Store:              database,
@@ -99,6 +109,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		},
 		ThrottleSecret: cfg.SessionSecret,
 		Bcrypt:         password.NewLimiter(cfg.BcryptConcurrency, bcryptWait),
+		Cache:          guard,
 	})
 	if err != nil {
 		return err
@@ -133,6 +144,11 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			prepareErr <- err
 			return
 		}
+		// The triggers that send the notifications exist once the
+		// migrations ran.
+		wg.Go(func() {
+			database.Listen(background, changeFeed{Guard: guard, app: app}, db.ListenOptions{Heartbeat: cacheHeartbeat, Logger: logger})
+		})
 		runCleanup(background, database, cfg.LoginFailureWindow, logger)
 	})
 
@@ -160,6 +176,14 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 
 	return runErr
 }
+
+// changeFeed passes change notifications to the cache guard and the app.
+type changeFeed struct {
+	*cache.Guard
+	app *handlers.App
+}
+
+func (f changeFeed) Changed(channel, payload string) { f.app.Changed(channel, payload) }
 
 // prepare waits for the database, applies the migrations and creates the
 // admin user, then marks the app ready. Until then pages return 503.

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/portero/portero/db"
+	"github.com/portero/portero/internal/cache"
 	"github.com/portero/portero/password"
 	"github.com/portero/portero/session"
 	"github.com/portero/portero/static"
@@ -74,6 +75,10 @@ type Options struct {
 	// Bcrypt bounds the bcrypt work of all requests together. Every bcrypt
 	// call on the request path takes one of its slots.
 	Bcrypt *password.Limiter
+	// Cache, when not nil, keeps users in memory while it says that change
+	// notifications arrive. Pass the same guard to session.NewManager, and
+	// the notifications to Changed.
+	Cache *cache.Guard
 }
 
 // App holds the dependencies of every handler.
@@ -91,6 +96,9 @@ type App struct {
 	throttle    throttle
 	bcrypt      *password.Limiter
 	bcryptCost  int
+	// cacheGuard and users are nil without a cache.
+	cacheGuard *cache.Guard
+	users      *cache.Map[int64, db.User]
 	// busyWarning logs logins that found every bcrypt slot busy, at most
 	// once a minute.
 	busyWarning func(clientIP, host string)
@@ -141,6 +149,11 @@ func New(opts Options) (*App, error) {
 		bcrypt:     opts.Bcrypt,
 		bcryptCost: opts.BcryptCost,
 		readyCh:    make(chan struct{}),
+	}
+	if opts.Cache != nil {
+		a.cacheGuard = opts.Cache
+		a.users = cache.NewMap[int64, db.User](opts.Cache, time.Now, userCacheTTL, userCacheEntries)
+		a.store = forgettingStore{Store: opts.Store, forget: a.forgetUser}
 	}
 	a.unavailableWarning = newUnavailableWarning(a.log.Warn)
 	a.busyWarning = rateLimitedWarning(time.Minute, func(suppressed int64, clientIP, host string) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/handlers"
+	"github.com/portero/portero/internal/cache"
 	"github.com/portero/portero/internal/testdb"
 	"github.com/portero/portero/password"
 	"github.com/portero/portero/session"
@@ -60,6 +61,9 @@ type env struct {
 	bcrypt *password.Limiter
 	// clock is the session manager's clock, which tests move forward.
 	clock *testClock
+	// feed passes the database's change notifications to the app's cache;
+	// nil with envOptions.noCache.
+	feed *testFeed
 }
 
 // defaultPolicy is the login policy of a default configuration.
@@ -83,6 +87,9 @@ type envOptions struct {
 	policy db.LoginPolicy
 	// bcryptSlots is the number of bcrypt slots, 4 when 0.
 	bcryptSlots int
+	// noCache turns off the in-memory copies of sessions and users, which
+	// are on in production and in every other test.
+	noCache bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -134,6 +141,10 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 		cookieName = "__Host-" + testCookie
 	}
 	clock := &testClock{}
+	var guard *cache.Guard
+	if !opts.noCache {
+		guard = cache.NewGuard(nil)
+	}
 	sessions := session.NewManager(database.SQL, session.Options{
 		CookieName:  cookieName,
 		Secure:      opts.production,
@@ -141,6 +152,7 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 		IdleTimeout: 168 * time.Hour,
 		Secret:      opts.secret,
 		Now:         clock.now,
+		Cache:       guard,
 	})
 	app, err := handlers.New(handlers.Options{
 		Store:          database,
@@ -156,9 +168,14 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 		LoginPolicy:    policy,
 		ThrottleSecret: opts.secret,
 		Bcrypt:         limiter,
+		Cache:          guard,
 	})
 	if err != nil {
 		t.Fatalf("handlers.New: %v", err)
+	}
+	var feed *testFeed
+	if guard != nil {
+		feed = startFeed(t, database, guard, app)
 	}
 	if !opts.notReady {
 		app.SetReady()
@@ -167,7 +184,7 @@ func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
 	server := httptest.NewServer(app.Handler())
 	t.Cleanup(server.Close)
 
-	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs, bcrypt: limiter, clock: clock}
+	return &env{t: t, cost: opts.cost, db: database, app: app, server: server, sessions: sessions, logs: logs, bcrypt: limiter, clock: clock, feed: feed}
 }
 
 func (e *env) createUser(email, name string) *db.User {

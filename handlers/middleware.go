@@ -88,7 +88,7 @@ func (a *App) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 
 		if s.Authenticated() {
-			user, err := a.store.UserByID(r.Context(), s.UserID)
+			user, err := a.userByID(r.Context(), s.UserID)
 			switch {
 			case errors.Is(err, db.ErrNotFound) || (err == nil && user.Disabled()):
 				a.log.Info("Session ended because its user is gone or disabled.", "user_id", s.UserID)

@@ -174,7 +174,7 @@ func TestDatabaseDownGives503(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(down.Close)
-	broken := newEnvOn(t, down, envOptions{})
+	broken := newEnvOn(t, down, envOptions{noCache: true})
 
 	u, _ := url.Parse(e.server.URL)
 	bu, _ := url.Parse(broken.server.URL)

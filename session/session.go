@@ -6,8 +6,10 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/base32"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +20,8 @@ import (
 	"github.com/antonlindstrom/pgstore"
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/portero/portero/internal/cache"
 )
 
 // RefreshInterval is how stale the idle deadline may get before a request
@@ -40,6 +44,9 @@ type Options struct {
 	IdleTimeout    time.Duration
 	Secret         []byte
 	PreviousSecret []byte
+	// Cache, when not nil, keeps loaded sessions in memory for as long as
+	// it says that change notifications arrive; see ForgetKey.
+	Cache *cache.Guard
 	// Now returns the current time, and nil means time.Now. Tests set it
 	// to move the clock.
 	Now func() time.Time
@@ -54,7 +61,26 @@ type Manager struct {
 	maxAge      time.Duration
 	idleTimeout time.Duration
 	now         func() time.Time
+
+	// guard, cookieIDs and states are nil without a cache. cookieIDs maps a
+	// verified cookie value to its session key; states maps the hex SHA-256
+	// of a session key to the session's values.
+	guard     *cache.Guard
+	cookieIDs *cache.Map[string, string]
+	states    *cache.Map[string, state]
 }
+
+// state is the part of a session row that a request needs.
+type state struct {
+	userID, authedAt, seenAt int64
+}
+
+// Cache limits: entries are re-read at least every cacheTTL, and a full
+// cache starts over, which costs one database read per active session.
+const (
+	cacheTTL     = 5 * time.Minute
+	cacheEntries = 100_000
+)
 
 // NewManager returns a Manager that stores sessions through db, which must
 // have Portero's migrations applied.
@@ -66,7 +92,7 @@ func NewManager(db *sql.DB, opts Options) *Manager {
 		now = time.Now
 	}
 
-	return &Manager{
+	m := &Manager{
 		// The struct is filled in directly instead of through
 		// NewPGStoreFromPool, which would try to create its own table.
 		template: pgstore.PGStore{
@@ -81,6 +107,13 @@ func NewManager(db *sql.DB, opts Options) *Manager {
 		idleTimeout: opts.IdleTimeout,
 		now:         now,
 	}
+	if opts.Cache != nil {
+		m.guard = opts.Cache
+		m.cookieIDs = cache.NewMap[string, string](nil, now, cacheTTL, cacheEntries)
+		m.states = cache.NewMap[string, state](opts.Cache, now, cacheTTL, cacheEntries)
+	}
+
+	return m
 }
 
 // CookieName returns the name of the session cookie.
@@ -88,7 +121,8 @@ func (m *Manager) CookieName() string { return m.cookieName }
 
 // Session is the state of one request's session.
 type Session struct {
-	raw *sessions.Session
+	// id is the session's key, "" for an anonymous session.
+	id string
 
 	// UserID is 0 for an anonymous visitor.
 	UserID   int64
@@ -109,13 +143,7 @@ func (s *Session) Authenticated() bool { return s.UserID != 0 }
 
 // Key returns the session's database key, or "" for an anonymous session.
 // It is as secret as the cookie: never log or show it.
-func (s *Session) Key() string {
-	if s.raw == nil {
-		return ""
-	}
-
-	return s.raw.ID
-}
+func (s *Session) Key() string { return s.id }
 
 // AuthedWithin reports whether the session's user logged in, or changed the
 // password, less than d ago.
@@ -140,9 +168,74 @@ func (m *Manager) store() *pgstore.PGStore {
 // foreign, expired or unknown cookie gives an anonymous session and no error.
 // An error means the database could not be read.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
-	_, cookieErr := r.Cookie(m.cookieName)
-	hasCookie := cookieErr == nil
+	cookie, err := r.Cookie(m.cookieName)
+	if err != nil {
+		return &Session{}, nil
+	}
+	if m.states == nil {
+		return m.loadStored(r)
+	}
 
+	id, ok := m.cookieIDs.Get(cookie.Value)
+	if !ok {
+		if err := securecookie.DecodeMulti(m.cookieName, cookie.Value, &id, m.codecs...); err != nil {
+			return &Session{BadCookie: true}, nil
+		}
+		m.cookieIDs.Put(cache.Ticket{}, cookie.Value, id)
+	}
+
+	hash := HashKey(id)
+	if st, ok := m.states.Get(hash); ok {
+		if s := m.fromState(id, st); s != nil {
+			return s, nil
+		}
+
+		return &Session{BadCookie: true}, nil
+	}
+
+	// The ticket is taken before the read, so that a change announced
+	// while the read runs keeps its result out of the cache.
+	ticket := m.guard.Ticket()
+	s, err := m.loadStored(r)
+	if err == nil && s.id == id {
+		m.states.Put(ticket, hash, state{userID: s.UserID, authedAt: s.AuthedAt.Unix(), seenAt: s.SeenAt.Unix()})
+	}
+
+	return s, err
+}
+
+// HashKey returns the name under which change notifications announce the
+// session with the given key: the hex SHA-256 of the key.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// ForgetKey drops the in-memory copy of the session whose key hashes to
+// hash, or of every session when hash is "*".
+func (m *Manager) ForgetKey(hash string) {
+	if m.states == nil {
+		return
+	}
+	if hash == "*" {
+		m.states.DeleteFunc(func(string, state) bool { return true })
+		return
+	}
+	m.states.Delete(hash)
+}
+
+// ForgetUser drops the in-memory copies of every session of userID. A change
+// made by this process calls it, so that its own next request does not wait
+// for the change notification.
+func (m *Manager) ForgetUser(userID int64) {
+	if m.states == nil {
+		return
+	}
+	m.states.DeleteFunc(func(_ string, st state) bool { return st.userID == userID })
+}
+
+// loadStored reads the session through pgstore.
+func (m *Manager) loadStored(r *http.Request) (*Session, error) {
 	raw, err := withContext(r.Context(), func() (*sessions.Session, error) {
 		return m.store().New(r, m.cookieName)
 	})
@@ -157,10 +250,16 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	// pgstore keeps the ID of a cookie whose row is gone and would insert a
 	// row under that old ID on the next save. A new session always gets a new ID.
 	if raw == nil || raw.IsNew {
-		return &Session{BadCookie: hasCookie}, nil
+		return &Session{BadCookie: true}, nil
 	}
 
-	s := m.fromValues(raw)
+	userID, ok1 := raw.Values[keyUserID].(int64)
+	authed, ok2 := raw.Values[keyAuthedAt].(int64)
+	seen, ok3 := raw.Values[keySeenAt].(int64)
+	if !ok1 || !ok2 || !ok3 {
+		return &Session{BadCookie: true}, nil
+	}
+	s := m.fromState(raw.ID, state{userID: userID, authedAt: authed, seenAt: seen})
 	if s == nil {
 		return &Session{BadCookie: true}, nil
 	}
@@ -168,21 +267,18 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	return s, nil
 }
 
-// fromValues reads the session's values and checks both deadlines. It
-// returns nil for a session that is malformed or past a deadline.
-func (m *Manager) fromValues(raw *sessions.Session) *Session {
-	userID, ok1 := raw.Values[keyUserID].(int64)
-	authed, ok2 := raw.Values[keyAuthedAt].(int64)
-	seen, ok3 := raw.Values[keySeenAt].(int64)
-	if !ok1 || !ok2 || !ok3 || userID <= 0 {
+// fromState checks the session's values and both deadlines. It returns nil
+// for a session that is malformed or past a deadline.
+func (m *Manager) fromState(id string, st state) *Session {
+	if st.userID <= 0 {
 		return nil
 	}
 
 	s := &Session{
-		raw:      raw,
-		UserID:   userID,
-		AuthedAt: time.Unix(authed, 0),
-		SeenAt:   time.Unix(seen, 0),
+		id:       id,
+		UserID:   st.userID,
+		AuthedAt: time.Unix(st.authedAt, 0),
+		SeenAt:   time.Unix(st.seenAt, 0),
 	}
 	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
 	if !m.now().Before(s.ExpiresAt) {
@@ -209,37 +305,29 @@ func (m *Manager) deadline(authedAt, seenAt time.Time) time.Time {
 // row is written, so that a caller can record the session elsewhere first.
 // If it fails, no session exists and no cookie is set.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session, userID int64, index func(key string) error) (*Session, error) {
-	if current != nil && current.raw != nil {
+	if current != nil && current.id != "" {
 		if err := m.destroy(r, current); err != nil {
 			return nil, err
 		}
 	}
 
-	st := m.store()
-	raw := sessions.NewSession(st, m.cookieName)
-	raw.Options = st.Options
-	raw.IsNew = true
 	// pgstore generates an ID only when none is set; setting it here lets
 	// index see it before the row exists. 32 random bytes, as pgstore uses.
-	raw.ID = strings.TrimRight(base32.StdEncoding.EncodeToString(securecookie.GenerateRandomKey(32)), "=")
+	id := strings.TrimRight(base32.StdEncoding.EncodeToString(securecookie.GenerateRandomKey(32)), "=")
 	if index != nil {
-		if err := index(raw.ID); err != nil {
+		if err := index(id); err != nil {
 			return nil, err
 		}
 	}
 
-	now := m.now()
-	raw.Values[keyUserID] = userID
-	raw.Values[keyAuthedAt] = now.Unix()
-	raw.Values[keySeenAt] = now.Unix()
-
-	s := &Session{raw: raw, UserID: userID, AuthedAt: time.Unix(now.Unix(), 0), SeenAt: time.Unix(now.Unix(), 0)}
+	now := time.Unix(m.now().Unix(), 0)
+	s := &Session{id: id, UserID: userID, AuthedAt: now, SeenAt: now}
 	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
-	if err := m.save(r, st, s); err != nil {
+	if err := m.save(r, s, true); err != nil {
 		return nil, err
 	}
 
-	encoded, err := securecookie.EncodeMulti(m.cookieName, raw.ID, m.codecs...)
+	encoded, err := securecookie.EncodeMulti(m.cookieName, id, m.codecs...)
 	if err != nil {
 		return nil, fmt.Errorf("encode session cookie: %w", err)
 	}
@@ -251,7 +339,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, current *Session
 // Touch moves the idle deadline forward when it was last moved more than
 // RefreshInterval ago, and otherwise writes nothing.
 func (m *Manager) Touch(r *http.Request, s *Session) error {
-	if s == nil || s.raw == nil {
+	if s == nil || s.id == "" {
 		return nil
 	}
 
@@ -260,17 +348,16 @@ func (m *Manager) Touch(r *http.Request, s *Session) error {
 		return nil
 	}
 
-	s.raw.Values[keySeenAt] = now.Unix()
 	s.SeenAt = time.Unix(now.Unix(), 0)
 	s.ExpiresAt = m.deadline(s.AuthedAt, s.SeenAt)
 	s.touched = true
 
-	return m.save(r, m.store(), s)
+	return m.save(r, s, false)
 }
 
 // Logout deletes the session's row and expires its cookie.
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request, s *Session) error {
-	if s != nil && s.raw != nil {
+	if s != nil && s.id != "" {
 		if err := m.destroy(r, s); err != nil {
 			return err
 		}
@@ -303,22 +390,40 @@ func (m *Manager) cookie(value string, maxAge int) *http.Cookie {
 	return c
 }
 
-// save writes the session's row through pgstore, with the row's expiry set
-// to the session's deadline. pgstore also sets a cookie, on a writer that is
-// thrown away, because the cookie this package sends carries the absolute
-// lifetime instead.
-func (m *Manager) save(r *http.Request, st *pgstore.PGStore, s *Session) error {
+// raw returns the session as pgstore saves it, with a store of its own.
+func (m *Manager) raw(s *Session, isNew bool) (*pgstore.PGStore, *sessions.Session) {
+	st := m.store()
+	raw := sessions.NewSession(st, m.cookieName)
+	raw.Options = st.Options
+	raw.IsNew = isNew
+	raw.ID = s.id
+	raw.Values[keyUserID] = s.UserID
+	raw.Values[keyAuthedAt] = s.AuthedAt.Unix()
+	raw.Values[keySeenAt] = s.SeenAt.Unix()
+
+	return st, raw
+}
+
+// save inserts (isNew) or updates the session's row through pgstore, with
+// the row's expiry set to the session's deadline. pgstore also sets a
+// cookie, on a writer that is thrown away, because the cookie this package
+// sends carries the absolute lifetime instead.
+func (m *Manager) save(r *http.Request, s *Session, isNew bool) error {
 	remaining := s.ExpiresAt.Sub(m.now())
 	if remaining <= 0 {
 		return nil
 	}
 
+	st, raw := m.raw(s, isNew)
 	// pgstore sets expires_on to now + Options.MaxAge seconds.
-	s.raw.Options = st.Options
-	s.raw.Options.MaxAge = int(math.Ceil(remaining.Seconds()))
-	if _, err := withContext(r.Context(), func() (struct{}, error) {
-		return struct{}{}, st.Save(r, discardWriter{}, s.raw)
-	}); err != nil {
+	raw.Options.MaxAge = int(math.Ceil(remaining.Seconds()))
+	_, err := withContext(r.Context(), func() (struct{}, error) {
+		return struct{}{}, st.Save(r, discardWriter{}, raw)
+	})
+	// The copy is dropped even after an error, because the row may have
+	// changed anyway.
+	m.ForgetKey(HashKey(s.id))
+	if err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
 
@@ -327,15 +432,16 @@ func (m *Manager) save(r *http.Request, st *pgstore.PGStore, s *Session) error {
 
 // destroy deletes the session's row through pgstore.
 func (m *Manager) destroy(r *http.Request, s *Session) error {
-	st := m.store()
-	s.raw.Options = st.Options
-	s.raw.Options.MaxAge = -1
-	if _, err := withContext(r.Context(), func() (struct{}, error) {
-		return struct{}{}, st.Save(r, discardWriter{}, s.raw)
-	}); err != nil {
+	st, raw := m.raw(s, false)
+	raw.Options.MaxAge = -1
+	_, err := withContext(r.Context(), func() (struct{}, error) {
+		return struct{}{}, st.Save(r, discardWriter{}, raw)
+	})
+	m.ForgetKey(HashKey(s.id))
+	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
-	s.raw = nil
+	s.id = ""
 
 	return nil
 }
