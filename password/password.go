@@ -90,7 +90,9 @@ func Hash(pw string, cost int) (string, error) {
 		return "", err
 	}
 
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	var hash []byte
+	var err error
+	inBackground(func() { hash, err = bcrypt.GenerateFromPassword([]byte(pw), cost) })
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -107,7 +109,8 @@ func Hash(pw string, cost int) (string, error) {
 // would compare only its first 72 bytes. The comparison still runs, so that
 // it takes the usual time.
 func Matches(hash, pw string) bool {
-	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+	var ok bool
+	inBackground(func() { ok = bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil })
 	return ok && len(pw) <= MaxBytes
 }
 
@@ -115,7 +118,11 @@ func Matches(hash, pw string) bool {
 // knows. Comparing against it for unknown emails makes a failed login take as
 // long whether or not the account exists.
 func DummyHash(cost int) string {
-	hash, err := bcrypt.GenerateFromPassword([]byte("portero dummy password, matches nothing"), cost)
+	var hash []byte
+	var err error
+	inBackground(func() {
+		hash, err = bcrypt.GenerateFromPassword([]byte("portero dummy password, matches nothing"), cost)
+	})
 	if err != nil {
 		// The input is a constant under 72 bytes and cost is validated at start.
 		panic(fmt.Sprintf("bcrypt dummy hash at cost %d: %v", cost, err))
