@@ -50,7 +50,7 @@ func (b *lockedBuffer) String() string {
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	cost     int
 	db       *db.DB
 	app      *handlers.App
@@ -96,14 +96,14 @@ func newEnv(t *testing.T) *env {
 	return newEnvWith(t, envOptions{})
 }
 
-func newEnvWith(t *testing.T, opts envOptions) *env {
+func newEnvWith(t testing.TB, opts envOptions) *env {
 	t.Helper()
 
 	database, _ := testdb.New(t)
 	return newEnvOn(t, database, opts)
 }
 
-func newEnvOn(t *testing.T, database *db.DB, opts envOptions) *env {
+func newEnvOn(t testing.TB, database *db.DB, opts envOptions) *env {
 	t.Helper()
 
 	if opts.cost == 0 {

@@ -43,7 +43,7 @@ func (f *testFeed) Changed(channel, payload string) {
 	f.app.Changed(channel, payload)
 }
 
-func startFeed(t *testing.T, database *db.DB, guard *cache.Guard, app *handlers.App) *testFeed {
+func startFeed(t testing.TB, database *db.DB, guard *cache.Guard, app *handlers.App) *testFeed {
 	t.Helper()
 	feed := &testFeed{Guard: guard, app: app, markers: map[string]chan struct{}{}}
 	ctx, cancel := context.WithCancel(context.Background())
