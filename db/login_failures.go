@@ -9,8 +9,23 @@ import (
 // Kinds of rows in login_failures.
 const (
 	FailureKindAccount = "account"
-	FailureKindIP      = "ip"
+	// FailureKindDevice counts the failures of the logins that carry one
+	// valid device cookie.
+	FailureKindDevice = "device"
+	FailureKindIP     = "ip"
 )
+
+// LoginSubject is the row, besides the client IP's row, that a login
+// attempt is checked and counted against: the account of the typed email,
+// or the device cookie that the attempt carries.
+type LoginSubject struct {
+	// Kind is FailureKindAccount or FailureKindDevice.
+	Kind string
+	Key  string
+	// UserID is the user that the email belongs to, or 0 when none does.
+	// RecordLoginFailure stores it so that UnlockUser can find the row.
+	UserID int64
+}
 
 // LoginPolicy sets when failed logins lock an account or a client IP.
 type LoginPolicy struct {
@@ -20,6 +35,7 @@ type LoginPolicy struct {
 	Window time.Duration
 	// AccountMaxFailures and IPMaxFailures are the failures that lock an
 	// account or an IP. Each failure at or above the limit locks it again.
+	// A device row has the limit of an account.
 	AccountMaxFailures int
 	IPMaxFailures      int
 	// FirstLockout is the lock at the limit. Each further failure doubles
@@ -28,14 +44,14 @@ type LoginPolicy struct {
 	MaxLockout   time.Duration
 }
 
-// LoginThrottle is the state of the account and the client IP of a login.
+// LoginThrottle is the state of the subject and the client IP of a login.
 type LoginThrottle struct {
-	// AccountFailures counts the account's failures in the current window.
-	AccountFailures int
+	// Failures counts the subject's failures in the current window.
+	Failures int
 	// RetryAfter is how long the longer of the two locks still lasts, or 0
 	// when neither is locked.
 	RetryAfter time.Duration
-	// LockedKind is the kind of that lock: FailureKindAccount or
+	// LockedKind is the kind of that lock: the subject's kind or
 	// FailureKindIP, or "" when neither is locked.
 	LockedKind string
 }
@@ -47,9 +63,9 @@ type FailureCount struct {
 	LockedFor time.Duration
 }
 
-// LoginFailures is the state of the account and the IP after a failed login.
+// LoginFailures is the state of the subject and the IP after a failed login.
 type LoginFailures struct {
-	Account FailureCount
+	Subject FailureCount
 	IP      FailureCount
 }
 
@@ -57,18 +73,18 @@ type LoginFailures struct {
 // as f and the window in seconds as $3.
 const staleAfter = `GREATEST(f.window_start, f.locked_until) + make_interval(secs => $3::float8) <= now()`
 
-// LoginThrottle reads the failures of accountKey and the locks of
-// accountKey and ip in one query. Times come from the database's clock, so
-// instances whose clocks differ still agree.
-func (d *DB) LoginThrottle(ctx context.Context, window time.Duration, accountKey, ip string) (LoginThrottle, error) {
+// LoginThrottle reads the failures of subject and the locks of subject and
+// ip in one query. Times come from the database's clock, so instances whose
+// clocks differ still agree.
+func (d *DB) LoginThrottle(ctx context.Context, window time.Duration, subject LoginSubject, ip string) (LoginThrottle, error) {
 	rows, err := d.Pool.Query(ctx, `
 		SELECT
 			f.kind,
 			CASE WHEN `+staleAfter+` THEN 0 ELSE f.failures END,
 			COALESCE(GREATEST(EXTRACT(epoch FROM f.locked_until - now()), 0), 0)::float8
 		FROM login_failures AS f
-		WHERE (f.kind, f.key) IN (('account', $1), ('ip', $2))`,
-		accountKey, ip, window.Seconds())
+		WHERE (f.kind, f.key) IN (($4, $1), ('ip', $2))`,
+		subject.Key, ip, window.Seconds(), subject.Kind)
 	if err != nil {
 		return LoginThrottle{}, fmt.Errorf("read login throttle: %w", err)
 	}
@@ -83,8 +99,8 @@ func (d *DB) LoginThrottle(ctx context.Context, window time.Duration, accountKey
 			return LoginThrottle{}, fmt.Errorf("read login throttle: %w", err)
 		}
 
-		if kind == FailureKindAccount {
-			state.AccountFailures = failures
+		if kind == subject.Kind {
+			state.Failures = failures
 		}
 		if locked := seconds(lockedSeconds); locked > state.RetryAfter {
 			state.RetryAfter = locked
@@ -98,16 +114,16 @@ func (d *DB) LoginThrottle(ctx context.Context, window time.Duration, accountKey
 	return state, nil
 }
 
-// RecordLoginFailure counts one failed login for accountKey and for ip in
-// one statement. INSERT ... ON CONFLICT DO UPDATE takes a row lock, so
+// RecordLoginFailure counts one failed login for subject and for ip in one
+// statement. INSERT ... ON CONFLICT DO UPDATE takes a row lock, so
 // concurrent failures on any number of instances are all counted.
 //
 // A row at or above its limit is locked for FirstLockout × 2^(failures −
 // limit), capped at MaxLockout: with the defaults 1, 2, 4, 8 and then 15
 // minutes.
-func (d *DB) RecordLoginFailure(ctx context.Context, policy LoginPolicy, accountKey, ip string) (LoginFailures, error) {
+func (d *DB) RecordLoginFailure(ctx context.Context, policy LoginPolicy, subject LoginSubject, ip string) (LoginFailures, error) {
 	const newCount = `(CASE WHEN ` + staleAfter + ` THEN 1 ELSE f.failures + 1 END)`
-	const limit = `(CASE f.kind WHEN 'account' THEN $4::integer ELSE $5::integer END)`
+	const limit = `(CASE f.kind WHEN 'ip' THEN $5::integer ELSE $4::integer END)`
 	// The exponent is capped at 30 so that power() cannot overflow on an IP
 	// with millions of failures; the lock is capped at MaxLockout anyway.
 	const lockedUntil = `CASE WHEN ` + newCount + ` >= ` + limit + `
@@ -116,20 +132,21 @@ func (d *DB) RecordLoginFailure(ctx context.Context, policy LoginPolicy, account
 	const firstLock = `now() + make_interval(secs => LEAST($6::float8, $7::float8))`
 
 	rows, err := d.Pool.Query(ctx, `
-		INSERT INTO login_failures AS f (kind, key, failures, window_start, locked_until)
+		INSERT INTO login_failures AS f (kind, key, failures, window_start, locked_until, user_id)
 		VALUES
-			('account', $1, 1, now(), CASE WHEN $4::integer <= 1 THEN `+firstLock+` END),
-			('ip', $2, 1, now(), CASE WHEN $5::integer <= 1 THEN `+firstLock+` END)
+			($8, $1, 1, now(), CASE WHEN $4::integer <= 1 THEN `+firstLock+` END, NULLIF($9::bigint, 0)),
+			('ip', $2, 1, now(), CASE WHEN $5::integer <= 1 THEN `+firstLock+` END, NULL)
 		ON CONFLICT (kind, key) DO UPDATE SET
 			failures = `+newCount+`,
 			window_start = CASE WHEN `+staleAfter+` THEN now() ELSE f.window_start END,
-			locked_until = `+lockedUntil+`
+			locked_until = `+lockedUntil+`,
+			user_id = COALESCE(EXCLUDED.user_id, f.user_id)
 		RETURNING
 			f.kind,
 			f.failures,
 			COALESCE(EXTRACT(epoch FROM f.locked_until - now()), 0)::float8`,
-		accountKey, ip, policy.Window.Seconds(), policy.AccountMaxFailures, policy.IPMaxFailures,
-		policy.FirstLockout.Seconds(), policy.MaxLockout.Seconds())
+		subject.Key, ip, policy.Window.Seconds(), policy.AccountMaxFailures, policy.IPMaxFailures,
+		policy.FirstLockout.Seconds(), policy.MaxLockout.Seconds(), subject.Kind, subject.UserID)
 	if err != nil {
 		return LoginFailures{}, fmt.Errorf("record login failure: %w", err)
 	}
@@ -145,11 +162,10 @@ func (d *DB) RecordLoginFailure(ctx context.Context, policy LoginPolicy, account
 		}
 		count.LockedFor = seconds(lockedSeconds)
 
-		switch kind {
-		case FailureKindAccount:
-			result.Account = count
-		case FailureKindIP:
+		if kind == FailureKindIP {
 			result.IP = count
+		} else {
+			result.Subject = count
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -159,15 +175,34 @@ func (d *DB) RecordLoginFailure(ctx context.Context, policy LoginPolicy, account
 	return result, nil
 }
 
-// ResetLoginFailures deletes the failures of accountKey after a successful
+// ResetLoginFailures deletes the failures of subject after a successful
 // login. The IP's failures stay.
-func (d *DB) ResetLoginFailures(ctx context.Context, accountKey string) error {
-	_, err := d.Pool.Exec(ctx, `DELETE FROM login_failures WHERE kind = 'account' AND key = $1`, accountKey)
+func (d *DB) ResetLoginFailures(ctx context.Context, subject LoginSubject) error {
+	_, err := d.Pool.Exec(ctx, `DELETE FROM login_failures WHERE kind = $1 AND key = $2`, subject.Kind, subject.Key)
 	if err != nil {
 		return fmt.Errorf("reset login failures: %w", err)
 	}
 
 	return nil
+}
+
+// UnlockUser deletes the failures and locks of the user's account and
+// devices, and returns how many rows it deleted. The failures of client IPs
+// stay.
+//
+// NOTE: it finds rows by user_id, which a failure sets only once the email
+// belongs to a user. Failures counted before the user was created, or
+// before migration 00009 added the column, stay until they expire.
+func (d *DB) UnlockUser(ctx context.Context, userID int64) (int64, error) {
+	tag, err := d.Pool.Exec(ctx, `
+		DELETE FROM login_failures
+		WHERE user_id = $1
+		  AND kind IN ('account', 'device')`, userID)
+	if err != nil {
+		return 0, fmt.Errorf("unlock user %d: %w", userID, err)
+	}
+
+	return tag.RowsAffected(), nil
 }
 
 // DeleteStaleLoginFailures deletes up to batchSize rows whose count has

@@ -14,6 +14,7 @@ import (
 const (
 	secureSessionCookie = "__Host-portero_session"
 	secureCSRFCookie    = "__Host-portero_csrf"
+	secureDeviceCookie  = "__Host-portero_device"
 )
 
 // hstsValue is the Strict-Transport-Security header that portero sends over
@@ -64,13 +65,19 @@ func TestProxyHTTPSLogin(t *testing.T) {
 	logIn(t, ctx, proxy.httpsURL(), email, password)
 	requireDashboard(t, ctx, "after login over HTTPS", email, name)
 
-	for _, cookieName := range []string{secureSessionCookie, secureCSRFCookie} {
+	// The device cookie is needed only by the site's own forms, so it is
+	// SameSite=Strict.
+	for cookieName, sameSite := range map[string]network.CookieSameSite{
+		secureSessionCookie: network.CookieSameSiteLax,
+		secureCSRFCookie:    network.CookieSameSiteLax,
+		secureDeviceCookie:  network.CookieSameSiteStrict,
+	} {
 		cookie := browserCookie(t, ctx, proxy.httpsURL()+"/", cookieName)
 		if cookie == nil {
 			t.Errorf("browser cookie %s: got none, want it set over HTTPS", cookieName)
 			continue
 		}
-		requireHostCookie(t, cookie)
+		requireHostCookie(t, cookie, sameSite)
 	}
 
 	// A client on 127.0.0.3 logs in with forged forwarding headers. nginx
@@ -112,9 +119,9 @@ func TestProxyHTTPSLogin(t *testing.T) {
 }
 
 // requireHostCookie checks the attributes that the __Host- prefix and
-// portero promise: Secure, HttpOnly, SameSite=Lax, Path=/ and no Domain,
-// which Chromium reports as the site's own host name.
-func requireHostCookie(t *testing.T, cookie *network.Cookie) {
+// portero promise: Secure, HttpOnly, the given SameSite, Path=/ and no
+// Domain, which Chromium reports as the site's own host name.
+func requireHostCookie(t *testing.T, cookie *network.Cookie, sameSite network.CookieSameSite) {
 	t.Helper()
 
 	if !cookie.Secure {
@@ -123,8 +130,8 @@ func requireHostCookie(t *testing.T, cookie *network.Cookie) {
 	if !cookie.HTTPOnly {
 		t.Errorf("cookie %s HttpOnly: got false, want true", cookie.Name)
 	}
-	if cookie.SameSite != network.CookieSameSiteLax {
-		t.Errorf("cookie %s SameSite: got %q, want %q", cookie.Name, cookie.SameSite, network.CookieSameSiteLax)
+	if cookie.SameSite != sameSite {
+		t.Errorf("cookie %s SameSite: got %q, want %q", cookie.Name, cookie.SameSite, sameSite)
 	}
 	if cookie.Path != "/" {
 		t.Errorf("cookie %s Path: got %q, want /", cookie.Name, cookie.Path)

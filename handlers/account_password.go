@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -81,11 +82,13 @@ func (a *App) passwordChange(c echo.Context) error {
 	a.event(c, EventPasswordChanged, user.ID, "sessions_ended", ended)
 
 	// The current session gets a new ID, so that a copy of the old cookie
-	// is worthless.
+	// is worthless. The new password invalidates every device cookie of the
+	// user, so this browser gets a new one.
 	if _, err := a.startSession(c, user.ID); err != nil {
 		return err
 	}
 	a.csrf.rotate(c)
+	a.devices.issue(c, user.ID, hash, time.Now())
 
 	return a.redirect(c, "/account/password?changed=1")
 }

@@ -142,8 +142,10 @@ func TestPasswordChangeRejects(t *testing.T) {
 			if !password.Matches(e.storedHash("ana@example.com"), testPassword) {
 				t.Error("stored hash: got one that no longer matches the old password, want it unchanged")
 			}
-			if failures, _ := e.failureRow(db.FailureKindAccount); failures != tt.wantFailures {
-				t.Errorf("account failures: got %d, want %d", failures, tt.wantFailures)
+			// The browser has the device cookie of its login, so a wrong
+			// current password counts on the device, not on the account.
+			if failures, _ := e.failureRow(db.FailureKindDevice); failures != tt.wantFailures {
+				t.Errorf("device failures: got %d, want %d", failures, tt.wantFailures)
 			}
 			if got := e.sessionCookie(c).Value; got != cookie {
 				t.Error("session cookie: got a new one, want the same after a rejected change")

@@ -397,8 +397,10 @@ func TestReauthRequiredAfterTenMinutes(t *testing.T) {
 		t.Error("revoke with a wrong password: got no message, want \"The current password is incorrect.\"")
 	}
 	e.requireSignedIn(other, "the session after a revoke with a wrong password")
-	if failures, _ := e.failureRow(db.FailureKindAccount); failures != 1 {
-		t.Errorf("account failures after a wrong current password: got %d, want 1", failures)
+	// The browser has the device cookie of its login, so the failure counts
+	// on the device.
+	if failures, _ := e.failureRow(db.FailureKindDevice); failures != 1 {
+		t.Errorf("device failures after a wrong current password: got %d, want 1", failures)
 	}
 	if !strings.Contains(e.logs.String(), `level=WARN msg="Re-authentication failed."`) {
 		t.Error("log: got no warning for the wrong current password, want one")
@@ -409,8 +411,8 @@ func TestReauthRequiredAfterTenMinutes(t *testing.T) {
 		t.Errorf("revoke with the right password: got %d to %q, want 303 to /account/sessions?revoked=one", right.status, right.location)
 	}
 	e.requireSignedOut(other, "the session after a revoke with the right password")
-	if failures, _ := e.failureRow(db.FailureKindAccount); failures != 0 {
-		t.Errorf("account failures after the right password: got %d, want 0", failures)
+	if failures, _ := e.failureRow(db.FailureKindDevice); failures != 0 {
+		t.Errorf("device failures after the right password: got %d, want 0", failures)
 	}
 }
 
@@ -473,8 +475,14 @@ func TestReauthWrongPasswordLocks(t *testing.T) {
 	}
 	e.requireSignedIn(other, "the session after the locked attempt")
 
-	// The lock is the login's: the login form refuses the account too.
-	if resp := e.login(e.client(), "ana@example.com", testPassword); resp.status != http.StatusTooManyRequests {
-		t.Errorf("login while locked by wrong current passwords: got %d, want 429", resp.status)
+	// The lock is the device's, which the login form of this browser
+	// shares. A browser without the device cookie is checked against the
+	// account, which the wrong passwords did not touch.
+	token := e.csrfToken(mine, "/account/sessions")
+	if resp := e.attempt(mine, token, "ana@example.com", testPassword); resp.status != http.StatusTooManyRequests {
+		t.Errorf("login in the same browser while its device is locked: got %d, want 429", resp.status)
+	}
+	if resp := e.login(e.client(), "ana@example.com", testPassword); resp.status != http.StatusSeeOther {
+		t.Errorf("login in a new browser while the device is locked: got %d, want 303", resp.status)
 	}
 }

@@ -31,9 +31,9 @@ type Store interface {
 	UserByID(ctx context.Context, id int64) (*db.User, error)
 	Ping(ctx context.Context) error
 
-	LoginThrottle(ctx context.Context, window time.Duration, accountKey, ip string) (db.LoginThrottle, error)
-	RecordLoginFailure(ctx context.Context, policy db.LoginPolicy, accountKey, ip string) (db.LoginFailures, error)
-	ResetLoginFailures(ctx context.Context, accountKey string) error
+	LoginThrottle(ctx context.Context, window time.Duration, subject db.LoginSubject, ip string) (db.LoginThrottle, error)
+	RecordLoginFailure(ctx context.Context, policy db.LoginPolicy, subject db.LoginSubject, ip string) (db.LoginFailures, error)
+	ResetLoginFailures(ctx context.Context, subject db.LoginSubject) error
 
 	AddUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error
 	TouchUserSession(ctx context.Context, key string, userID int64, userAgent, clientIP string) error
@@ -70,7 +70,8 @@ type Options struct {
 	// LoginPolicy limits failed logins per account and per client IP.
 	LoginPolicy db.LoginPolicy
 	// ThrottleSecret keys the HMAC that turns an email into the key of its
-	// login_failures row. Every instance must use the same value.
+	// login_failures row, and the key that signs device cookies. Every
+	// instance must use the same value.
 	ThrottleSecret []byte
 	// Bcrypt bounds the bcrypt work of all requests together. Every bcrypt
 	// call on the request path takes one of its slots.
@@ -94,6 +95,7 @@ type App struct {
 	trusted     []*net.IPNet
 	transport   transport
 	throttle    throttle
+	devices     deviceCookies
 	bcrypt      *password.Limiter
 	bcryptCost  int
 	// cacheGuard and users are nil without a cache.
@@ -180,10 +182,11 @@ func New(opts Options) (*App, error) {
 	}
 	a.pages = pages
 
-	csrfName := "portero_csrf"
+	csrfName, deviceName := "portero_csrf", "portero_device"
 	if opts.SecureCookies {
-		csrfName = "__Host-portero_csrf"
+		csrfName, deviceName = "__Host-portero_csrf", "__Host-portero_device"
 	}
+	a.devices = deviceCookies{name: deviceName, secure: opts.SecureCookies, key: session.DeriveKey(opts.ThrottleSecret, "device cookie", 32)}
 	a.csrf = &csrf{cookieName: csrfName, secure: opts.SecureCookies, maxAge: opts.CSRFMaxAge}
 	for _, secret := range [][]byte{opts.CSRFSecret, opts.CSRFPreviousSecret} {
 		if len(secret) > 0 {

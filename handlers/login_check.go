@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -28,27 +29,35 @@ func (a *App) loginCheck(c echo.Context) error {
 		return a.loginFailed(c, form, http.StatusUnprocessableEntity, "login.missing")
 	}
 
-	// The throttle is read before the user and before bcrypt, so that an
-	// attempt on a locked account or IP costs one query and no CPU.
-	accountKey := a.throttle.accountKey(email)
-	state, err := a.store.LoginThrottle(r.Context(), a.throttle.policy.Window, accountKey, c.RealIP())
+	// The throttle is read before bcrypt, so an attempt on a locked account
+	// or IP costs no CPU. A device cookie lifts the account's lock only for
+	// its own user, so with one the user is looked up first. Without one,
+	// a locked attempt costs a single query.
+	ctx := r.Context()
+	var user *db.User
+	var err error
+	_, hasDevice := a.devices.read(c)
+	if hasDevice {
+		if user, err = a.userForLogin(ctx, email); err != nil {
+			return err
+		}
+	}
+	subject := a.loginSubject(c, email, user)
+	state, err := a.store.LoginThrottle(ctx, a.throttle.policy.Window, subject, c.RealIP())
 	if err != nil {
 		return err
 	}
 	if state.RetryAfter > 0 {
-		return a.loginLocked(c, form, accountKey, state)
+		return a.loginLocked(c, form, subject, state)
 	}
 
-	// An email no account can have (too long, not UTF-8, control
-	// characters) is not looked up, but still takes the dummy comparison.
-	var user *db.User
-	if plausibleEmail(email) {
-		user, err = a.store.UserByEmail(r.Context(), email)
-	} else {
-		err = db.ErrNotFound
-	}
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
-		return err
+	if !hasDevice {
+		if user, err = a.userForLogin(ctx, email); err != nil {
+			return err
+		}
+		if user != nil {
+			subject.UserID = user.ID
+		}
 	}
 
 	started := time.Now()
@@ -75,7 +84,7 @@ func (a *App) loginCheck(c echo.Context) error {
 		reason = "user_disabled"
 	}
 	if reason != "" {
-		args := []any{"reason", reason, "client_ip", c.RealIP()}
+		args := []any{"reason", reason, "scope", subject.Kind, "client_ip", c.RealIP()}
 		var userID int64
 		if user != nil {
 			userID = user.ID
@@ -84,15 +93,18 @@ func (a *App) loginCheck(c echo.Context) error {
 		a.log.Warn("Login failed.", args...)
 		a.event(c, EventLoginFailed, userID, "reason", reason)
 
-		if err := a.recordFailure(c, accountKey, user); err != nil {
+		if err := a.recordFailure(c, subject, user); err != nil {
 			return err
 		}
-		a.padFailure(r.Context(), started)
+		a.padFailure(ctx, started)
 		return a.loginFailed(c, form, http.StatusUnauthorized, "login.failed")
 	}
 
-	if state.AccountFailures > 0 {
-		if err := a.store.ResetLoginFailures(r.Context(), accountKey); err != nil {
+	// A login through a device cookie clears only that device's count,
+	// because the account's count belongs to browsers without one, possibly
+	// an attacker's. It runs out on its own.
+	if state.Failures > 0 {
+		if err := a.store.ResetLoginFailures(ctx, subject); err != nil {
 			return err
 		}
 	}
@@ -100,6 +112,7 @@ func (a *App) loginCheck(c echo.Context) error {
 		return err
 	}
 	a.csrf.rotate(c)
+	a.devices.issue(c, user.ID, user.PasswordHash, time.Now())
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
 	a.event(c, EventLoginSucceeded, user.ID)
 
@@ -112,6 +125,22 @@ func (a *App) loginCheck(c echo.Context) error {
 	}
 
 	return a.redirect(c, nextOrDefault(form.Next))
+}
+
+// userForLogin returns the user with the email, or nil when there is none.
+// An email that no account can have (too long, not UTF-8, control
+// characters) is not looked up.
+func (a *App) userForLogin(ctx context.Context, email string) (*db.User, error) {
+	if !plausibleEmail(email) {
+		return nil, nil
+	}
+
+	user, err := a.store.UserByEmail(ctx, email)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil
+	}
+
+	return user, err
 }
 
 func (a *App) loginFailed(c echo.Context, form loginForm, status int, key string) error {

@@ -53,30 +53,64 @@ func (t *throttle) accountKey(email string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// accountHash shortens an account key for the logs, where it links the
-// lines of one account without showing its email.
-func accountHash(key string) string { return key[:16] }
+// deviceKey returns the key of a device row: an HMAC of the device
+// cookie's nonce, so the table contains no cookie value.
+func (t *throttle) deviceKey(nonce []byte) string {
+	mac := hmac.New(sha256.New, t.key)
+	mac.Write([]byte("device\x00"))
+	mac.Write(nonce)
 
-// recordFailure counts a failed login for the account and the client IP
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// loginSubject returns the row that a login for email is checked and
+// counted against. That is the device row when the request carries a device
+// cookie that is valid for user, and the account row of email otherwise.
+// user is nil when no user has the email or it was not looked up yet.
+func (a *App) loginSubject(c echo.Context, email string, user *db.User) db.LoginSubject {
+	subject := db.LoginSubject{Kind: db.FailureKindAccount, Key: a.throttle.accountKey(email)}
+	if user == nil {
+		return subject
+	}
+
+	subject.UserID = user.ID
+	if token, ok := a.devices.read(c); ok && a.devices.valid(token, user, time.Now()) {
+		subject.Kind = db.FailureKindDevice
+		subject.Key = a.throttle.deviceKey(token.nonce)
+	}
+
+	return subject
+}
+
+// subjectHash returns the log attribute that links the lines of one
+// account or device without showing its email or cookie: the key name and
+// the first 16 characters of the row key.
+func subjectHash(subject db.LoginSubject) []any {
+	return []any{subject.Kind + "_hash", subject.Key[:16]}
+}
+
+// recordFailure counts a failed login for the subject and the client IP
 // and logs each lock that the failure sets.
-func (a *App) recordFailure(c echo.Context, accountKey string, user *db.User) error {
+func (a *App) recordFailure(c echo.Context, subject db.LoginSubject, user *db.User) error {
 	clientIP := c.RealIP()
-	result, err := a.store.RecordLoginFailure(c.Request().Context(), a.throttle.policy, accountKey, clientIP)
+	result, err := a.store.RecordLoginFailure(c.Request().Context(), a.throttle.policy, subject, clientIP)
 	if err != nil {
 		return err
 	}
 
-	if result.Account.LockedFor > 0 {
-		args := []any{"scope", db.FailureKindAccount, "client_ip", clientIP, "account_hash", accountHash(accountKey),
-			"failures", result.Account.Failures, "locked_for", result.Account.LockedFor.Round(time.Second)}
+	if result.Subject.LockedFor > 0 {
+		lockedFor := result.Subject.LockedFor.Round(time.Second)
+		args := append([]any{"scope", subject.Kind, "client_ip", clientIP}, subjectHash(subject)...)
+		args = append(args, "failures", result.Subject.Failures, "locked_for", lockedFor)
 		var userID int64
 		if user != nil {
 			userID = user.ID
 			args = append(args, "user_id", user.ID)
 		}
 		a.log.Warn("Login locked after repeated failures.", args...)
-		a.event(c, EventLockout, userID, "scope", db.FailureKindAccount, "account_hash", accountHash(accountKey),
-			"failures", result.Account.Failures, "locked_for_seconds", int64(result.Account.LockedFor.Round(time.Second)/time.Second))
+		details := append([]any{"scope", subject.Kind}, subjectHash(subject)...)
+		details = append(details, "failures", result.Subject.Failures, "locked_for_seconds", int64(lockedFor/time.Second))
+		a.event(c, EventLockout, userID, details...)
 	}
 	if result.IP.LockedFor > 0 {
 		a.log.Warn("Login locked after repeated failures.", "scope", db.FailureKindIP, "client_ip", clientIP,
@@ -91,9 +125,9 @@ func (a *App) recordFailure(c echo.Context, accountKey string, user *db.User) er
 // loginLocked responds to a login whose account or IP is locked with the
 // login page, status 429 and Retry-After. The page is the same for every
 // lock, so it never reveals whether the account exists.
-func (a *App) loginLocked(c echo.Context, form loginForm, accountKey string, state db.LoginThrottle) error {
-	a.log.Warn("Login rejected while locked.", "scope", state.LockedKind, "client_ip", c.RealIP(),
-		"account_hash", accountHash(accountKey), "retry_after", state.RetryAfter.Round(time.Second))
+func (a *App) loginLocked(c echo.Context, form loginForm, subject db.LoginSubject, state db.LoginThrottle) error {
+	args := append([]any{"scope", state.LockedKind, "client_ip", c.RealIP()}, subjectHash(subject)...)
+	a.log.Warn("Login rejected while locked.", append(args, "retry_after", state.RetryAfter.Round(time.Second))...)
 
 	retrySeconds := int64((state.RetryAfter + time.Second - 1) / time.Second)
 	c.Response().Header().Set("Retry-After", strconv.FormatInt(retrySeconds, 10))

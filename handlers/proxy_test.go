@@ -58,18 +58,16 @@ func TestTrustedProxyHeaders(t *testing.T) {
 		t.Fatalf("login: got %d, want 303", resp.StatusCode)
 	}
 
-	var session *http.Cookie
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "__Host-"+testCookie {
-			session = ck
+	for name, sameSite := range map[string]http.SameSite{testCookie: http.SameSiteLaxMode, testDeviceCookie: http.SameSiteStrictMode} {
+		cookie := cookieNamed(resp.Cookies(), "__Host-"+name)
+		if cookie == nil {
+			t.Errorf("no __Host-%s cookie was set", name)
+			continue
 		}
-	}
-	if session == nil {
-		t.Fatal("no __Host- session cookie was set")
-	}
-	if !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.Domain != "" {
-		t.Errorf("session cookie: got Secure=%v HttpOnly=%v SameSite=%v Path=%q Domain=%q, want true, true, Lax, /, none",
-			session.Secure, session.HttpOnly, session.SameSite, session.Path, session.Domain)
+		if !cookie.Secure || !cookie.HttpOnly || cookie.SameSite != sameSite || cookie.Path != "/" || cookie.Domain != "" {
+			t.Errorf("%s cookie: got Secure=%v HttpOnly=%v SameSite=%v Path=%q Domain=%q, want true, true, %v, /, none",
+				name, cookie.Secure, cookie.HttpOnly, cookie.SameSite, cookie.Path, cookie.Domain, sameSite)
+		}
 	}
 	if !strings.Contains(e.logs.String(), "client_ip=203.0.113.7") {
 		t.Error("the login log line does not carry the address the proxy saw")

@@ -54,12 +54,13 @@ func (a *App) reauthenticate(c echo.Context) error {
 // account or the client IP is locked, and 503 when every bcrypt slot is
 // busy. Other errors come from the database. A wrong password counts as a
 // failed login, so the login throttle also limits guesses made through an
-// open session.
+// open session. As at login, a valid device cookie replaces the account's
+// lock and count with the device's.
 func (a *App) verifyCurrentPassword(c echo.Context, user *db.User, pw string) error {
 	lang := langOf(c)
 	ctx := c.Request().Context()
-	accountKey := a.throttle.accountKey(user.Email)
-	state, err := a.store.LoginThrottle(ctx, a.throttle.policy.Window, accountKey, c.RealIP())
+	subject := a.loginSubject(c, user.Email, user)
+	state, err := a.store.LoginThrottle(ctx, a.throttle.policy.Window, subject, c.RealIP())
 	if err != nil {
 		return err
 	}
@@ -83,14 +84,14 @@ func (a *App) verifyCurrentPassword(c echo.Context, user *db.User, pw string) er
 	if !matches {
 		a.log.Warn("Re-authentication failed.", "reason", "wrong_password", "user_id", user.ID, "client_ip", c.RealIP())
 		a.event(c, EventLoginFailed, user.ID, "reason", "wrong_password", "step", "reauthentication")
-		if err := a.recordFailure(c, accountKey, user); err != nil {
+		if err := a.recordFailure(c, subject, user); err != nil {
 			return err
 		}
 		return &formError{Status: http.StatusForbidden, Key: "reauth.wrong"}
 	}
 
-	if state.AccountFailures > 0 {
-		if err := a.store.ResetLoginFailures(ctx, accountKey); err != nil {
+	if state.Failures > 0 {
+		if err := a.store.ResetLoginFailures(ctx, subject); err != nil {
 			return err
 		}
 	}

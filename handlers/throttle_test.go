@@ -146,13 +146,7 @@ func TestLockoutAfterFiveFailures(t *testing.T) {
 // sessionCookieOrNil returns the client's session cookie, if it has one.
 func (e *env) sessionCookieOrNil(c *http.Client) *http.Cookie {
 	u, _ := url.Parse(e.server.URL)
-	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == testCookie {
-			return ck
-		}
-	}
-
-	return nil
+	return cookieNamed(c.Jar.Cookies(u), testCookie)
 }
 
 func TestLockoutSameForUnknownEmail(t *testing.T) {
