@@ -22,6 +22,8 @@ const usage = `Usage:
   portero user passwd --email E            set a user's password, read from standard input
   portero user disable --email E           stop a user from logging in and end all of its sessions
   portero user enable --email E            let a disabled user log in again
+  portero user unlock --email E            clear the failed logins and login locks of a user's
+                                           account and devices; those of client IPs stay
   portero sessions revoke --email E        end all sessions of a user and print how many ended
   portero healthcheck                      exit 0 when GET /healthz on the local port returns 200
 

@@ -21,7 +21,7 @@ import (
 
 func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user needs a subcommand: create, passwd, disable or enable", errUsage)
+		return fmt.Errorf("%w: user needs a subcommand: create, passwd, disable, enable or unlock", errUsage)
 	}
 	for _, a := range args {
 		name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
@@ -32,6 +32,8 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	switch args[0] {
 	case "disable", "enable":
 		return userSetDisabled(ctx, args[0], args[1:], getenv, stdout, stderr)
+	case "unlock":
+		return userUnlock(ctx, args[1:], getenv, stdout, stderr)
 	}
 
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)

@@ -17,21 +17,11 @@ import (
 // userSetDisabled runs `user disable` and `user enable`. Disabling also ends
 // every session of the user at once.
 func userSetDisabled(ctx context.Context, subcommand string, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
-	email, err := parseEmailFlag("user "+subcommand, args)
-	if err != nil {
-		return err
-	}
-
-	database, logger, err := openForAdmin(ctx, getenv, stderr)
+	database, logger, user, err := openForUser(ctx, "user "+subcommand, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
-
-	user, err := userForCommand(ctx, database, email)
-	if err != nil {
-		return err
-	}
 
 	if subcommand == "enable" {
 		changed, err := database.EnableUser(ctx, user.ID)
@@ -67,6 +57,30 @@ func userSetDisabled(ctx context.Context, subcommand string, args []string, gete
 	return nil
 }
 
+// userUnlock runs `user unlock`, which deletes the failed logins and locks
+// of a user's account and devices, so that the user can log in at once.
+// The failures of client IPs stay.
+func userUnlock(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	database, logger, user, err := openForUser(ctx, "user unlock", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+
+	cleared, err := database.UnlockUser(ctx, user.ID)
+	if err != nil {
+		return err
+	}
+	if cleared == 0 {
+		fmt.Fprintf(stdout, "User %d (%s) had no failed logins to clear.\n", user.ID, user.Email)
+		return nil
+	}
+	recordCLIEvent(ctx, database, logger, handlers.EventLoginUnlocked, user.ID, "counts_cleared", cleared)
+	fmt.Fprintf(stdout, "Unlocked user %d (%s); %d failure counts cleared.\n", user.ID, user.Email, cleared)
+
+	return nil
+}
+
 // sessionsCommand runs `sessions revoke`, which ends every session of a
 // user.
 func sessionsCommand(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
@@ -76,21 +90,12 @@ func sessionsCommand(ctx context.Context, args []string, getenv config.Getenv, s
 	if args[0] != "revoke" {
 		return fmt.Errorf("%w: unknown sessions subcommand %q", errUsage, args[0])
 	}
-	email, err := parseEmailFlag("sessions revoke", args[1:])
-	if err != nil {
-		return err
-	}
-
-	database, logger, err := openForAdmin(ctx, getenv, stderr)
+	database, logger, user, err := openForUser(ctx, "sessions revoke", args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
 
-	user, err := userForCommand(ctx, database, email)
-	if err != nil {
-		return err
-	}
 	ended, err := database.DeleteUserSessions(ctx, user.ID, "")
 	if err != nil {
 		return err
@@ -142,6 +147,28 @@ func openForAdmin(ctx context.Context, getenv config.Getenv, stderr io.Writer) (
 	}
 
 	return database, newLogger(cfg.LogFormat, cfg.LogLevel, stderr), nil
+}
+
+// openForUser parses the --email of a command that takes only that flag,
+// opens the database as openForAdmin does and finds the user with the email.
+// The caller closes the database.
+func openForUser(ctx context.Context, command string, args []string, getenv config.Getenv, stderr io.Writer) (*db.DB, *slog.Logger, *db.User, error) {
+	email, err := parseEmailFlag(command, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	database, logger, err := openForAdmin(ctx, getenv, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	user, err := userForCommand(ctx, database, email)
+	if err != nil {
+		database.Close()
+		return nil, nil, nil, err
+	}
+
+	return database, logger, user, nil
 }
 
 // userForCommand finds the user with the email, or returns an error that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/handlers"
@@ -76,21 +77,33 @@ func checkCLIEvent(t *testing.T, events []db.SecurityEvent, kind string, userID 
 	}
 }
 
+// createUsers creates a user for each email with `user create` and returns
+// the open database and the users, in the order of emails.
+func createUsers(t *testing.T, url string, emails ...string) (*db.DB, []*db.User) {
+	t.Helper()
+
+	for _, email := range emails {
+		checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", email), 0)
+	}
+	database := openDB(t, url)
+	users := make([]*db.User, 0, len(emails))
+	for _, email := range emails {
+		user, err := database.UserByEmail(context.Background(), email)
+		if err != nil {
+			t.Fatalf("UserByEmail(%s): %v", email, err)
+		}
+		users = append(users, user)
+	}
+
+	return database, users
+}
+
 func TestUserDisableAndEnable(t *testing.T) {
 	t.Parallel()
 	url := testdb.NewURL(t)
-	checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "ana@example.org"), 0)
-	checkCode(t, run(t, dbEnv(url), testPassword+"\n", "user", "create", "--email", "bo@example.org"), 0)
-	database := openDB(t, url)
+	database, users := createUsers(t, url, "ana@example.org", "bo@example.org")
+	ana, bo := users[0], users[1]
 	ctx := context.Background()
-	ana, err := database.UserByEmail(ctx, "ana@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bo, err := database.UserByEmail(ctx, "bo@example.org")
-	if err != nil {
-		t.Fatal(err)
-	}
 	addSessions(t, database, ana.ID, "ana-", 2)
 	addSessions(t, database, bo.ID, "bo-", 1)
 
@@ -173,6 +186,75 @@ func TestSessionsRevoke(t *testing.T) {
 	}
 }
 
+func TestUserUnlock(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+	database, users := createUsers(t, url, "dee@example.org", "eda@example.org")
+	dee, eda := users[0], users[1]
+	ctx := context.Background()
+
+	// Dee's account is locked and one of her devices has a failure. Eda's
+	// account has a failure too, and all come from one client IP.
+	policy := db.LoginPolicy{Window: 15 * time.Minute, AccountMaxFailures: 5, IPMaxFailures: 50, FirstLockout: time.Minute, MaxLockout: 15 * time.Minute}
+	deeAccount := db.LoginSubject{Kind: db.FailureKindAccount, Key: "dee-account", UserID: dee.ID}
+	failures := []db.LoginSubject{deeAccount, deeAccount, deeAccount, deeAccount, deeAccount,
+		{Kind: db.FailureKindDevice, Key: "dee-device", UserID: dee.ID},
+		{Kind: db.FailureKindAccount, Key: "eda-account", UserID: eda.ID}}
+	for _, subject := range failures {
+		if _, err := database.RecordLoginFailure(ctx, policy, subject, "192.0.2.10"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state, err := database.LoginThrottle(ctx, policy.Window, deeAccount, "192.0.2.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.RetryAfter <= 0 {
+		t.Fatalf("dee's account before unlock: got %+v, want a lock", state)
+	}
+
+	res := run(t, dbEnv(url), "", "user", "unlock", "--email", "DEE@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "Unlocked user") || !strings.Contains(res.stdout, "2 failure counts cleared") {
+		t.Errorf("stdout: got %q, want it to say the user is unlocked and 2 counts cleared", res.stdout)
+	}
+	state, err = database.LoginThrottle(ctx, policy.Window, deeAccount, "192.0.2.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state != (db.LoginThrottle{}) {
+		t.Errorf("dee's account after unlock: got %+v, want no failures and no lock", state)
+	}
+	edaState, err := database.LoginThrottle(ctx, policy.Window, db.LoginSubject{Kind: db.FailureKindAccount, Key: "eda-account"}, "192.0.2.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edaState.Failures != 1 {
+		t.Errorf("eda's failures after unlocking dee: got %d, want 1 kept", edaState.Failures)
+	}
+	var ipFailures int
+	if err := database.Pool.QueryRow(ctx, `SELECT failures FROM login_failures WHERE kind = 'ip'`).Scan(&ipFailures); err != nil {
+		t.Fatal(err)
+	}
+	if ipFailures != len(failures) {
+		t.Errorf("IP failures after unlock: got %d, want %d kept", ipFailures, len(failures))
+	}
+	events := cliEvents(t, database, handlers.EventLoginUnlocked)
+	checkCLIEvent(t, events, handlers.EventLoginUnlocked, dee.ID, -1)
+	if got := events[0].Details["counts_cleared"]; got != float64(2) {
+		t.Errorf("login_unlocked event: got counts_cleared %v, want 2", got)
+	}
+
+	again := run(t, dbEnv(url), "", "user", "unlock", "--email", "dee@example.org")
+	checkCode(t, again, 0)
+	if !strings.Contains(again.stdout, "no failed logins to clear") {
+		t.Errorf("stdout of a second unlock: got %q, want it to say there was nothing to clear", again.stdout)
+	}
+	if got := len(cliEvents(t, database, handlers.EventLoginUnlocked)); got != 1 {
+		t.Errorf("login_unlocked events after a second unlock: got %d, want 1", got)
+	}
+}
+
 func TestAdminCommandsUnknownEmail(t *testing.T) {
 	t.Parallel()
 	url := testdb.NewURL(t)
@@ -180,6 +262,7 @@ func TestAdminCommandsUnknownEmail(t *testing.T) {
 	for _, args := range [][]string{
 		{"user", "disable", "--email", "nobody@example.org"},
 		{"user", "enable", "--email", "nobody@example.org"},
+		{"user", "unlock", "--email", "nobody@example.org"},
 		{"sessions", "revoke", "--email", "nobody@example.org"},
 	} {
 		res := run(t, dbEnv(url), "", args...)
@@ -200,6 +283,8 @@ func TestAdminCommandsUsageErrors(t *testing.T) {
 		{"unknown sessions subcommand", []string{"sessions", "list", "--email", "ana@example.org"}, `unknown sessions subcommand "list"`},
 		{"revoke without email", []string{"sessions", "revoke"}, "--email"},
 		{"disable without email", []string{"user", "disable"}, "--email"},
+		{"unlock without email", []string{"user", "unlock"}, "--email"},
+		{"unlock with a password", []string{"user", "unlock", "--email", "ana@example.org", "--password", "hunter2hunter2"}, "passwords are not accepted"},
 		{"enable with a name", []string{"user", "enable", "--email", "ana@example.org", "--name", "Ana"}, "-name"},
 		{"disable with an extra argument", []string{"user", "disable", "--email", "ana@example.org", "now"}, "unexpected positional argument"},
 		{"disable with a password", []string{"user", "disable", "--email", "ana@example.org", "--password=hunter2hunter2"}, "passwords are not accepted"},

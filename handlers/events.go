@@ -28,6 +28,9 @@ const (
 	EventUserEnabled     = "user_enabled"
 	EventUserCreated     = "user_created"
 	EventRoleChanged     = "role_changed"
+	// EventLoginUnlocked records that `portero user unlock` cleared the
+	// failed logins of a user's account and devices.
+	EventLoginUnlocked = "login_unlocked"
 )
 
 // EventKinds lists every kind of security event. Each has a label in the
@@ -43,6 +46,7 @@ var EventKinds = []string{
 	EventUserEnabled,
 	EventUserCreated,
 	EventRoleChanged,
+	EventLoginUnlocked,
 }
 
 // Values of the "by" detail of an event that someone other than the user

@@ -396,3 +396,40 @@ func TestConcurrentFailuresAllCounted(t *testing.T) {
 		t.Errorf("IP failures: got %d, want %d", failures, 2*perInstance)
 	}
 }
+
+func TestUnlockUserAfterLoginLock(t *testing.T) {
+	e := newEnv(t)
+	u := e.createUser("uma@example.com", "Uma")
+	owner := e.trustedDevice("uma@example.com", testPassword)
+	token := e.csrfToken(owner, "/login")
+	e.attempt(owner, token, "uma@example.com", wrongPassword)
+	e.lockAccount("UMA@example.com")
+	e.lockAccount("nobody@example.com")
+
+	// The failures of a known email and of its device record the user, and
+	// those of an unknown email record none.
+	var recorded, anonymous int
+	err := e.db.Pool.QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE user_id = $1),
+		       count(*) FILTER (WHERE user_id IS NULL AND kind <> 'ip')
+		FROM login_failures`, u.ID).Scan(&recorded, &anonymous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recorded != 2 {
+		t.Errorf("rows with the user: got %d, want 2 (account and device)", recorded)
+	}
+	if anonymous != 1 {
+		t.Errorf("account rows of no user: got %d, want 1", anonymous)
+	}
+
+	if cleared, err := e.db.UnlockUser(context.Background(), u.ID); err != nil || cleared != 2 {
+		t.Fatalf("UnlockUser: got %d, %v, want 2, nil", cleared, err)
+	}
+	if resp := e.loginFrom(e.client(), "uma@example.com", testPassword); resp.status != http.StatusSeeOther {
+		t.Errorf("login in a new browser after the unlock: got %d, want 303", resp.status)
+	}
+	if resp := e.loginFrom(e.client(), "nobody@example.com", testPassword); resp.status != http.StatusTooManyRequests {
+		t.Errorf("unknown email after unlocking another user: got %d, want 429", resp.status)
+	}
+}
