@@ -527,7 +527,7 @@ func TestAdminEventsPage(t *testing.T) {
 	e.loginAs(e.client(), "stranger@example.com", wrongPassword)
 
 	page := e.get(admin, "/admin/events", "Accept-Language", "en")
-	for _, want := range []string{"Failed login attempt", "No user", "reason=unknown_email", "Logged in", "admin@example.com"} {
+	for _, want := range []string{"Failed login attempt", "No user", "Reason: unknown email", "Logged in", "admin@example.com"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("events page lacks %q", want)
 		}

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -131,8 +128,8 @@ type eventRow struct {
 	Browser   string
 	UserID    int64
 	UserEmail string
-	// Details lists every detail as key=value, for admins.
-	Details string
+	// Details lists the event's details in the page's language, for admins.
+	Details []eventDetail
 }
 
 func eventRows(lang string, events []db.SecurityEvent) []eventRow {
@@ -146,7 +143,6 @@ func eventRows(lang string, events []db.SecurityEvent) []eventRow {
 			Browser:   eventBrowser(lang, e.UserAgent),
 			UserID:    e.UserID,
 			UserEmail: e.UserEmail,
-			Details:   formatDetails(e.Details),
 		}
 		switch e.Details["by"] {
 		case EventByAdmin:
@@ -154,6 +150,7 @@ func eventRows(lang string, events []db.SecurityEvent) []eventRow {
 		case EventByCLI:
 			row.By = i18n.T(lang, "event.by_cli")
 		}
+		row.Details = eventDetails(lang, e.Details, row.By != "")
 		rows = append(rows, row)
 	}
 
@@ -188,13 +185,4 @@ func eventBrowser(lang, userAgent string) string {
 	}
 
 	return i18n.T(lang, "sessions.browser_on_os", browser, system)
-}
-
-func formatDetails(details map[string]any) string {
-	parts := make([]string, 0, len(details))
-	for _, key := range slices.Sorted(maps.Keys(details)) {
-		parts = append(parts, fmt.Sprintf("%s=%v", key, details[key]))
-	}
-
-	return strings.Join(parts, ", ")
 }

@@ -69,7 +69,7 @@ const hostile = `<script>alert("x")</script> & 'q' +1 {{.Lang}} javascript:x`
 // sampleData returns data for a page that takes both branches of its
 // conditions across the returned values.
 func sampleData(name, lang string) []any {
-	event := eventRow{Time: "14 de marzo", TimeISO: "2025-03-14T09:26:53Z", Label: "Login", By: hostile, ClientIP: "192.0.2.7", Browser: hostile, UserID: 7, UserEmail: hostile, Details: hostile}
+	event := eventRow{Time: "14 de marzo", TimeISO: "2025-03-14T09:26:53Z", Label: "Login", By: hostile, ClientIP: "192.0.2.7", Browser: hostile, UserID: 7, UserEmail: hostile, Details: []eventDetail{{Label: hostile, Value: hostile}, {Label: "k", Value: "v"}}}
 	anonymous := eventRow{Time: "t", TimeISO: "2025-03-14T09:26:53Z", Label: hostile}
 	row := adminUserRow{ID: 7, Email: hostile, Name: hostile, Admin: true, Created: "c", CreatedISO: "2025-03-14T09:26:53Z", ActiveSessions: 2}
 	disabled := adminUserRow{ID: 8, Email: "b@example.org", Disabled: true, DisabledSince: "d", DisabledISO: "2025-03-15T09:26:53Z"}
