@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBusyBcryptRejectsOnlyLogins(t *testing.T) {
-	e := newEnvWith(t, envOptions{bcryptSlots: 2})
+	e := newEnvWith(t, envOptions{bcryptSlots: 2, bcryptWait: 300 * time.Millisecond})
 	user := e.loggedIn("sam@example.com")
 	e.createUser("tea@example.com", "Tea")
 

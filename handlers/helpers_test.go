@@ -87,6 +87,10 @@ type envOptions struct {
 	policy db.LoginPolicy
 	// bcryptSlots is the number of bcrypt slots, 4 when 0.
 	bcryptSlots int
+	// bcryptWait is how long a login waits for a slot, 5 s when 0. bcrypt
+	// runs at the lowest CPU priority, so on a machine busy with other
+	// tests a hash can take far longer than its CPU time.
+	bcryptWait time.Duration
 	// noCache turns off the in-memory copies of sessions and users, which
 	// are on in production and in every other test.
 	noCache bool
@@ -131,7 +135,10 @@ func newEnvOn(t testing.TB, database *db.DB, opts envOptions) *env {
 	if opts.bcryptSlots == 0 {
 		opts.bcryptSlots = 4
 	}
-	limiter := password.NewLimiter(opts.bcryptSlots, 500*time.Millisecond)
+	if opts.bcryptWait == 0 {
+		opts.bcryptWait = 5 * time.Second
+	}
+	limiter := password.NewLimiter(opts.bcryptSlots, opts.bcryptWait)
 
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
