@@ -12,7 +12,7 @@ import (
 // session.Manager.
 const (
 	userCacheTTL     = 5 * time.Minute
-	userCacheEntries = 100_000
+	userCacheEntries = 20_000
 )
 
 // userByID returns the user, from memory when the cache may serve it.

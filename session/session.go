@@ -79,7 +79,7 @@ type state struct {
 // cache starts over, which costs one database read per active session.
 const (
 	cacheTTL     = 5 * time.Minute
-	cacheEntries = 100_000
+	cacheEntries = 20_000
 )
 
 // NewManager returns a Manager that stores sessions through db, which must
