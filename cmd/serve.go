@@ -47,6 +47,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(getenv)
 	if cfg.AdminPassword != "" {
 		if err := password.ValidateNew(cfg.AdminPassword, cfg.AdminEmail); err != nil {
 			return fmt.Errorf("invalid ADMIN_PASSWORD (value not shown): %w", passwordError(err))
