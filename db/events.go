@@ -26,6 +26,10 @@ type SecurityEvent struct {
 	Kind      string
 	ClientIP  string
 	UserAgent string
+	// SessionKey is the key of the session that caused the event, or "".
+	// AddEvent stores the id of its user_sessions row instead, and reads
+	// return "".
+	SessionKey string
 	// Details holds facts about the event that are no secret, such as
 	// {"reason": "wrong_password"}. Numbers read back as float64.
 	Details map[string]any
@@ -41,9 +45,12 @@ func (d *DB) AddEvent(ctx context.Context, e SecurityEvent) error {
 	}
 
 	_, err := d.Pool.Exec(ctx, `
-		INSERT INTO security_events (user_id, kind, client_ip, user_agent, details)
-		VALUES (NULLIF($1, 0), $2, $3, $4, $5)`,
-		e.UserID, e.Kind, cleanText(e.ClientIP, maxEventTextLength), cleanText(e.UserAgent, maxEventTextLength), details)
+		INSERT INTO security_events (user_id, kind, client_ip, user_agent, details, user_session_id)
+		VALUES (
+			NULLIF($1, 0), $2, $3, $4, $5,
+			(SELECT id FROM user_sessions WHERE session_key = $6)
+		)`,
+		e.UserID, e.Kind, cleanText(e.ClientIP, maxEventTextLength), cleanText(e.UserAgent, maxEventTextLength), details, []byte(e.SessionKey))
 	if err != nil {
 		return fmt.Errorf("add security event %q of user %d: %w", e.Kind, e.UserID, err)
 	}

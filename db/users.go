@@ -25,6 +25,9 @@ type User struct {
 	DisabledAt   *time.Time
 	// Role is RoleUser or RoleAdmin.
 	Role string
+	// NoticesPending is set while the user may have security notices that
+	// are not dismissed. UserNotices lists them.
+	NoticesPending bool
 }
 
 // Roles of a user. Admins manage other users at /admin/users.
@@ -47,11 +50,12 @@ const userColumns = `
 	created_at,
 	updated_at,
 	disabled_at,
-	role`
+	role,
+	notices_pending`
 
 func scanUser(row pgx.Row) (*User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt, &u.Role)
+	err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt, &u.Role, &u.NoticesPending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

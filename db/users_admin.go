@@ -37,7 +37,7 @@ func (d *DB) ListUsers(ctx context.Context, limit, offset int) ([]UserSummary, e
 	for rows.Next() {
 		var s UserSummary
 		u := &s.User
-		if err := rows.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt, &u.Role, &s.ActiveSessions); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt, &u.Role, &u.NoticesPending, &s.ActiveSessions); err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
 		}
 		list = append(list, s)
