@@ -79,12 +79,15 @@ func (a *App) passwordChange(c echo.Context) error {
 		return err
 	}
 	a.log.Info("User changed the password.", "user_id", user.ID, "client_ip", c.RealIP(), "sessions_ended", ended)
-	a.event(c, EventPasswordChanged, user.ID, "sessions_ended", ended)
 
 	// The current session gets a new ID, so that a copy of the old cookie
 	// is worthless. The new password invalidates every device cookie of the
-	// user, so this browser gets a new one.
-	if _, err := a.startSession(c, user.ID); err != nil {
+	// user, so this browser gets a new one. The event is recorded after the
+	// new session starts, so that it belongs to that session and is no
+	// notice there, and also when the start fails.
+	_, err = a.startSession(c, user.ID)
+	a.event(c, EventPasswordChanged, user.ID, "sessions_ended", ended)
+	if err != nil {
 		return err
 	}
 	a.csrf.rotate(c)

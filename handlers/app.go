@@ -44,6 +44,7 @@ type Store interface {
 
 	eventStore
 	adminStore
+	noticeStore
 }
 
 // Options configures an App.
@@ -101,6 +102,9 @@ type App struct {
 	// cacheGuard and users are nil without a cache.
 	cacheGuard *cache.Guard
 	users      *cache.Map[int64, db.User]
+	// noticeMemo contains the sessions whose last query of security
+	// notices found none.
+	noticeMemo *cache.Map[string, struct{}]
 	// busyWarning logs logins that found every bcrypt slot busy, at most
 	// once a minute.
 	busyWarning func(clientIP, host string)
@@ -150,6 +154,7 @@ func New(opts Options) (*App, error) {
 		},
 		bcrypt:     opts.Bcrypt,
 		bcryptCost: opts.BcryptCost,
+		noticeMemo: newNoticeMemo(),
 		readyCh:    make(chan struct{}),
 	}
 	if opts.Cache != nil {
@@ -253,6 +258,7 @@ func (a *App) Handler() *echo.Echo {
 	// The account overview with the user's security events, and the admin
 	// pages, which respond with 403 to users without the admin role.
 	page(getOrHead, "/account", a.myAccount, a.requireUser)
+	page(post, "/account/notices/dismiss", a.dismissNotices, a.requireUser)
 	a.adminRoutes(e.Group("/admin", append(slices.Clone(pageMiddleware), a.requireAdmin)...))
 
 	// Unknown paths and wrong methods reach handleError as Echo's 404 and

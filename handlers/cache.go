@@ -110,6 +110,11 @@ func (s forgettingStore) ChangeRoleAsAdmin(ctx context.Context, actorID, targetI
 	return s.Store.ChangeRoleAsAdmin(ctx, actorID, targetID, role)
 }
 
+func (s forgettingStore) DismissNotices(ctx context.Context, userID, lastID int64) error {
+	defer s.forget(userID)
+	return s.Store.DismissNotices(ctx, userID, lastID)
+}
+
 func (s forgettingStore) SetPassword(ctx context.Context, id int64, passwordHash string) error {
 	defer s.forget(id)
 	return s.Store.SetPassword(ctx, id, passwordHash)

@@ -17,11 +17,16 @@ type dashboardData struct {
 	Expires     string
 	ExpiresISO  string
 	IdleTimeout string
+	Notices     *noticeBox
 }
 
 func (a *App) dashboard(c echo.Context) error {
 	user, s := userOf(c), sessionOf(c)
 	page := a.newPage(c, "dashboard.title")
+	notices, err := a.securityNotices(c, page.Lang, "/dashboard")
+	if err != nil {
+		return err
+	}
 
 	name := user.DisplayName
 	if name == "" {
@@ -35,6 +40,7 @@ func (a *App) dashboard(c echo.Context) error {
 		Expires:     i18n.FormatTime(page.Lang, s.ExpiresAt),
 		ExpiresISO:  s.ExpiresAt.UTC().Format(time.RFC3339),
 		IdleTimeout: i18n.FormatDuration(page.Lang, a.idleTimeout),
+		Notices:     notices,
 	}
 
 	return a.render(c, http.StatusOK, "dashboard", page)

@@ -90,11 +90,12 @@ func (a *App) event(c echo.Context, kind string, userID int64, details ...any) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), eventStoreTimeout)
 	defer cancel()
 	err := a.store.AddEvent(ctx, db.SecurityEvent{
-		UserID:    userID,
-		Kind:      kind,
-		ClientIP:  clientIP,
-		UserAgent: r.UserAgent(),
-		Details:   detailsMap(details),
+		UserID:     userID,
+		Kind:       kind,
+		ClientIP:   clientIP,
+		UserAgent:  r.UserAgent(),
+		SessionKey: sessionOf(c).Key(),
+		Details:    detailsMap(details),
 	})
 	if err != nil {
 		a.log.Error("Security event could not be stored.", "event", kind, "user_id", userID, "client_ip", clientIP, "error", err)

@@ -114,7 +114,7 @@ func (a *App) loginCheck(c echo.Context) error {
 	a.csrf.rotate(c)
 	a.devices.issue(c, user.ID, user.PasswordHash, time.Now())
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
-	a.event(c, EventLoginSucceeded, user.ID)
+	a.event(c, EventLoginSucceeded, user.ID, a.newDeviceDetails(c, user.ID)...)
 
 	// A password set before the current rules, for example one carried
 	// over from the old app, is checked now that it is known: a short or
@@ -161,5 +161,13 @@ func (a *App) startSession(c echo.Context, userID int64) (*session.Session, erro
 		return a.store.AddUserSession(r.Context(), key, userID, r.UserAgent(), c.RealIP())
 	}
 
-	return a.sessions.Login(w, r, sessionOf(c), userID, index)
+	s, err := a.sessions.Login(w, r, sessionOf(c), userID, index)
+	if err != nil {
+		return nil, err
+	}
+	// Events that the rest of the request records belong to the new
+	// session, so that its notices leave them out.
+	c.Set(ctxSession, s)
+
+	return s, nil
 }

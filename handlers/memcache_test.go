@@ -103,12 +103,18 @@ func (e *env) settle() {
 // so that any read of them waits.
 func lockSessionTables(t *testing.T, e *env) {
 	t.Helper()
+	lockTables(t, e, "web_sessions, users")
+}
+
+// lockTables locks the comma-separated tables until the test ends.
+func lockTables(t *testing.T, e *env, tables string) {
+	t.Helper()
 	tx, err := e.db.Pool.Begin(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tx.Rollback(context.Background()) })
-	if _, err := tx.Exec(context.Background(), `LOCK TABLE web_sessions, users IN ACCESS EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(context.Background(), `LOCK TABLE `+tables+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -13,6 +13,7 @@ type myAccountData struct {
 	Admin       bool
 	EventsLimit int
 	Events      []eventRow
+	Notices     *noticeBox
 }
 
 // myAccount shows the user's name and email, links to the account's
@@ -25,21 +26,17 @@ func (a *App) myAccount(c echo.Context) error {
 	}
 
 	page := a.newPage(c, "myaccount.title")
-	rows := eventRows(page.Lang, events)
-	for i := range rows {
-		// The client IP and browser of an event that an admin caused are
-		// the admin's, which the user would not recognize as a device.
-		if rows[i].By != "" {
-			rows[i].ClientIP = ""
-			rows[i].Browser = ""
-		}
+	notices, err := a.securityNotices(c, page.Lang, "/account")
+	if err != nil {
+		return err
 	}
 	page.Data = myAccountData{
 		Name:        user.DisplayName,
 		Email:       user.Email,
 		Admin:       user.Admin(),
 		EventsLimit: userEventsLimit,
-		Events:      rows,
+		Events:      hideAdminDevices(eventRows(page.Lang, events)),
+		Notices:     notices,
 	}
 
 	return a.render(c, http.StatusOK, "my_account", page)
