@@ -4,12 +4,9 @@ package password
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 const (
@@ -83,52 +80,26 @@ func ValidateNew(pw, email string) error {
 	return nil
 }
 
-// Hash validates pw and returns its bcrypt hash at the given cost. It never
-// returns an empty hash without an error.
+// Hash validates pw and returns its plain bcrypt hash at the given cost,
+// without a pepper. It never returns an empty hash without an error.
 func Hash(pw string, cost int) (string, error) {
-	if err := Validate(pw); err != nil {
-		return "", err
-	}
-
-	var hash []byte
-	var err error
-	inBackground(func() { hash, err = bcrypt.GenerateFromPassword([]byte(pw), cost) })
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	if len(hash) == 0 {
-		return "", errors.New("hash password: bcrypt returned an empty hash")
-	}
-
-	return string(hash), nil
+	return Hasher{Cost: cost}.Hash(pw)
 }
 
-// Matches reports whether pw matches hash. It accepts the $2a$, $2b$ and $2y$
-// prefixes that other bcrypt implementations write, and returns false for a
-// malformed hash. A password over 72 bytes never matches, because bcrypt
-// would compare only its first 72 bytes. The comparison still runs, so that
-// it takes the usual time.
+// Matches reports whether pw matches hash without a pepper. It accepts the
+// $2a$, $2b$ and $2y$ prefixes that other bcrypt implementations write, and
+// returns false for a malformed hash and for a peppered one. A password over
+// 72 bytes never matches, because bcrypt would compare only its first 72
+// bytes. The comparison still runs, so that it takes the usual time.
 func Matches(hash, pw string) bool {
-	var ok bool
-	inBackground(func() { ok = bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil })
-	return ok && len(pw) <= MaxBytes
+	return Hasher{}.Matches(hash, pw)
 }
 
 // DummyHash returns a valid hash at the given cost for a password nobody
 // knows. Comparing against it for unknown emails makes a failed login take as
 // long whether or not the account exists.
 func DummyHash(cost int) string {
-	var hash []byte
-	var err error
-	inBackground(func() {
-		hash, err = bcrypt.GenerateFromPassword([]byte("portero dummy password, matches nothing"), cost)
-	})
-	if err != nil {
-		// The input is a constant under 72 bytes and cost is validated at start.
-		panic(fmt.Sprintf("bcrypt dummy hash at cost %d: %v", cost, err))
-	}
-
-	return string(hash)
+	return Hasher{Cost: cost}.DummyHash()
 }
 
 // visible returns pw without surrounding spaces and without format
