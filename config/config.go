@@ -50,6 +50,10 @@ type Config struct {
 	LogLevel   slog.Level
 	LogFormat  string
 
+	// PasswordPepper (PASSWORD_PEPPER) is the HMAC key of peppered
+	// password hashes (see password.Hasher), or nil when unset.
+	PasswordPepper []byte
+
 	AdminEmail    string
 	AdminPassword string
 
@@ -91,6 +95,11 @@ const LoginFirstLockout = time.Minute
 // include the overlay network CapRover's nginx connects from.
 const DefaultTrustedProxies = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
+// PasswordHasher returns the hasher for BCRYPT_COST and PASSWORD_PEPPER.
+func (c *Config) PasswordHasher() password.Hasher {
+	return password.Hasher{Cost: c.BcryptCost, Pepper: c.PasswordPepper}
+}
+
 // Production reports whether APP_ENV is production.
 func (c *Config) Production() bool { return c.AppEnv == EnvProduction }
 
@@ -119,6 +128,13 @@ func Load(getenv Getenv) (*Config, error) {
 			r.errs = append(r.errs, err)
 		}
 		c.SessionSecretPrevious = []byte(previous)
+	}
+	c.PasswordPepper = r.passwordPepper()
+	// A pepper equal to a session secret would be lost on the next rotation
+	// of that secret, and every peppered password with it.
+	pepper := string(c.PasswordPepper)
+	if pepper != "" && (pepper == string(c.SessionSecret) || pepper == string(c.SessionSecretPrevious)) {
+		r.errs = append(r.errs, errors.New("invalid PASSWORD_PEPPER (value not shown): it equals SESSION_SECRET or SESSION_SECRET_PREVIOUS; generate a separate one with `openssl rand -base64 48`"))
 	}
 
 	c.AdminEmail = strings.TrimSpace(r.str("ADMIN_EMAIL", ""))
@@ -156,6 +172,7 @@ func Load(getenv Getenv) (*Config, error) {
 
 // LoadDatabase reads only what commands that touch the database need, so that
 // `portero migrate` and `portero user ...` run without a session secret.
+// It reads PASSWORD_PEPPER, because `portero user` hashes passwords.
 func LoadDatabase(getenv Getenv) (*Config, error) {
 	r := reader{getenv: getenv}
 	c := &Config{
@@ -166,6 +183,7 @@ func LoadDatabase(getenv Getenv) (*Config, error) {
 	}
 	c.BcryptCost = r.bcryptCost(c.Production())
 	c.LogFormat = r.logFormat(c.Production())
+	c.PasswordPepper = r.passwordPepper()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -376,6 +394,21 @@ func checkSecret(name, value string) error {
 	}
 
 	return nil
+}
+
+// passwordPepper returns PASSWORD_PEPPER, or nil when it is unset. It
+// checks the value with the rules of SESSION_SECRET.
+func (r *reader) passwordPepper() []byte {
+	value, ok := r.secret("PASSWORD_PEPPER")
+	if !ok {
+		return nil
+	}
+	if err := checkSecret("PASSWORD_PEPPER", value); err != nil {
+		r.errs = append(r.errs, err)
+		return nil
+	}
+
+	return []byte(value)
 }
 
 // sessionSecret returns SESSION_SECRET. In development, when it is unset, it
