@@ -147,6 +147,23 @@ func (d *DB) SetPassword(ctx context.Context, id int64, passwordHash string) err
 	return nil
 }
 
+// ReplacePasswordHash replaces a user's password hash with newHash, a new
+// hash of the same password, while the stored hash is still oldHash. It
+// reports whether it replaced it: false when the user is gone or the
+// password changed in the meantime, which keeps the newer password.
+func (d *DB) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	tag, err := d.Pool.Exec(ctx, `
+		UPDATE users
+		SET password_hash = $3
+		WHERE id = $1
+		  AND password_hash = $2`, id, oldHash, newHash)
+	if err != nil {
+		return false, fmt.Errorf("replace password hash of user %d: %w", id, err)
+	}
+
+	return tag.RowsAffected() == 1, nil
+}
+
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
