@@ -66,7 +66,7 @@ func (a *App) passwordChange(c echo.Context) error {
 		a.busyWarning(c.RealIP(), r.Host)
 		return a.passwordFailed(c, http.StatusServiceUnavailable, "login.busy")
 	}
-	hash, err := password.Hash(newPassword, a.bcryptCost)
+	hash, err := a.hasher.Hash(newPassword)
 	release()
 	if err != nil {
 		return err

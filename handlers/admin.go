@@ -172,5 +172,5 @@ func (a *App) hashNewPassword(c echo.Context, pw string) (string, error) {
 	}
 	defer release()
 
-	return password.Hash(pw, a.bcryptCost)
+	return a.hasher.Hash(pw)
 }

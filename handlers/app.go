@@ -41,6 +41,7 @@ type Store interface {
 	DeleteUserSession(ctx context.Context, userID, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64, exceptKey string) (int64, error)
 	ChangePassword(ctx context.Context, userID int64, passwordHash, exceptKey string) (int64, error)
+	ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
 
 	eventStore
 	adminStore
@@ -53,8 +54,12 @@ type Options struct {
 	Sessions *session.Manager
 	Logger   *slog.Logger
 
-	BcryptCost  int
-	IdleTimeout time.Duration
+	BcryptCost int
+	// PasswordPepper, when not empty, is the key of peppered password
+	// hashes. New hashes are peppered, and a plain hash is replaced by a
+	// peppered one at the user's next login.
+	PasswordPepper []byte
+	IdleTimeout    time.Duration
 	// CSRFSecret and CSRFPreviousSecret sign CSRF tokens; the previous one
 	// is only accepted, so that a secret rotation leaves open forms valid.
 	CSRFSecret         []byte
@@ -98,7 +103,7 @@ type App struct {
 	throttle    throttle
 	devices     deviceCookies
 	bcrypt      *password.Limiter
-	bcryptCost  int
+	hasher      password.Hasher
 	// cacheGuard and users are nil without a cache.
 	cacheGuard *cache.Guard
 	users      *cache.Map[int64, db.User]
@@ -111,6 +116,9 @@ type App struct {
 	// failureFloor is the shortest time a failed login takes, in
 	// nanoseconds; see padFailure.
 	failureFloor atomic.Int64
+	// pepperMissing logs failed password checks against peppered hashes
+	// while PASSWORD_PEPPER is unset, at most every 10 minutes.
+	pepperMissing func(clientIP, host string)
 	// unavailableWarning logs 503 responses, at most once a minute.
 	unavailableWarning func(args []any)
 
@@ -141,19 +149,20 @@ func New(opts Options) (*App, error) {
 		return nil, errors.New("missing bcrypt limiter: set Options.Bcrypt")
 	}
 
+	hasher := password.Hasher{Cost: opts.BcryptCost, Pepper: opts.PasswordPepper}
 	a := &App{
 		store:       opts.Store,
 		sessions:    opts.Sessions,
 		log:         opts.Logger,
 		idleTimeout: opts.IdleTimeout,
-		dummyHash:   sync.OnceValue(func() string { return password.DummyHash(opts.BcryptCost) }),
+		dummyHash:   sync.OnceValue(hasher.DummyHash),
 		trusted:     opts.TrustedProxies,
 		throttle: throttle{
 			policy: opts.LoginPolicy,
 			key:    session.DeriveKey(opts.ThrottleSecret, "login-throttle", 32),
 		},
 		bcrypt:     opts.Bcrypt,
-		bcryptCost: opts.BcryptCost,
+		hasher:     hasher,
 		noticeMemo: newNoticeMemo(),
 		readyCh:    make(chan struct{}),
 	}
@@ -166,6 +175,10 @@ func New(opts Options) (*App, error) {
 	a.busyWarning = rateLimitedWarning(time.Minute, func(suppressed int64, clientIP, host string) {
 		a.log.Warn("A login was rejected because every bcrypt slot was busy; raise BCRYPT_CONCURRENCY if the CPUs have room.",
 			"client_ip", clientIP, "host", host, "slots", a.bcrypt.Slots(), "suppressed", suppressed)
+	})
+	a.pepperMissing = rateLimitedWarning(10*time.Minute, func(suppressed int64, clientIP, host string) {
+		a.log.Error("A password check failed because the stored hash is peppered and PASSWORD_PEPPER is unset. Every user with a peppered hash fails to log in until PASSWORD_PEPPER is set to the value that hashed it.",
+			"client_ip", clientIP, "host", host, "suppressed", suppressed)
 	})
 	a.transport = transport{
 		requireHTTPS: opts.RequireHTTPS,

@@ -119,3 +119,8 @@ func (s forgettingStore) SetPassword(ctx context.Context, id int64, passwordHash
 	defer s.forget(id)
 	return s.Store.SetPassword(ctx, id, passwordHash)
 }
+
+func (s forgettingStore) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	defer s.forget(id)
+	return s.Store.ReplacePasswordHash(ctx, id, oldHash, newHash)
+}

@@ -94,6 +94,8 @@ type envOptions struct {
 	// noCache turns off the in-memory copies of sessions and users, which
 	// are on in production and in every other test.
 	noCache bool
+	// pepper is the PASSWORD_PEPPER value, and nil leaves it unset.
+	pepper []byte
 }
 
 func newEnv(t *testing.T) *env {
@@ -166,6 +168,7 @@ func newEnvOn(t testing.TB, database *db.DB, opts envOptions) *env {
 		Sessions:       sessions,
 		Logger:         logger,
 		BcryptCost:     opts.cost,
+		PasswordPepper: opts.pepper,
 		IdleTimeout:    168 * time.Hour,
 		CSRFSecret:     opts.secret,
 		CSRFMaxAge:     720 * time.Hour,

@@ -71,8 +71,11 @@ func (a *App) loginCheck(c echo.Context) error {
 	if user != nil {
 		hash = user.PasswordHash
 	}
-	matches := password.Matches(hash, pw)
+	matches := a.hasher.Matches(hash, pw)
 	release()
+	if !matches {
+		a.warnPepperMissing(hash, c.RealIP(), r.Host)
+	}
 
 	reason := ""
 	switch {
@@ -112,6 +115,10 @@ func (a *App) loginCheck(c echo.Context) error {
 		return err
 	}
 	a.csrf.rotate(c)
+	// The device cookie is signed with the hash that the next login reads,
+	// so it follows the upgrade. Device cookies of other browsers, signed
+	// with the old hash, stop counting until those browsers log in again.
+	user.PasswordHash = a.upgradeHash(ctx, user, pw)
 	a.devices.issue(c, user.ID, user.PasswordHash, time.Now())
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
 	a.event(c, EventLoginSucceeded, user.ID, a.newDeviceDetails(c, user.ID)...)

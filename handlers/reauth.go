@@ -9,7 +9,6 @@ import (
 
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/i18n"
-	"github.com/portero/portero/password"
 )
 
 // reauthWindow is how long after a login a session may make sensitive
@@ -78,8 +77,11 @@ func (a *App) verifyCurrentPassword(c echo.Context, user *db.User, pw string) er
 		c.Response().Header().Set("Retry-After", "1")
 		return &formError{Status: http.StatusServiceUnavailable, Key: "login.busy"}
 	}
-	matches := password.Matches(user.PasswordHash, pw)
+	matches := a.hasher.Matches(user.PasswordHash, pw)
 	release()
+	if !matches {
+		a.warnPepperMissing(user.PasswordHash, c.RealIP(), c.Request().Host)
+	}
 
 	if !matches {
 		a.log.Warn("Re-authentication failed.", "reason", "wrong_password", "user_id", user.ID, "client_ip", c.RealIP())
