@@ -94,6 +94,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Sessions:           sessions,
 		Logger:             logger,
 		BcryptCost:         cfg.BcryptCost,
+		PasswordPepper:     cfg.PasswordPepper,
 		IdleTimeout:        cfg.SessionIdleTimeout,
 		CSRFSecret:         cfg.SessionSecret,
 		CSRFPreviousSecret: cfg.SessionSecretPrevious,
@@ -260,7 +261,7 @@ func ensureAdmin(ctx context.Context, cfg *config.Config, database *db.DB, logge
 		return fmt.Errorf("check admin user: %w", err)
 	}
 
-	hash, err := password.Hash(cfg.AdminPassword, cfg.BcryptCost)
+	hash, err := cfg.PasswordHasher().Hash(cfg.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
 	}

@@ -77,7 +77,7 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	if err := password.ValidateNew(pw, *email); err != nil {
 		return passwordError(err)
 	}
-	hash, err := password.Hash(pw, cfg.BcryptCost)
+	hash, err := cfg.PasswordHasher().Hash(pw)
 	if err != nil {
 		return passwordError(err)
 	}
