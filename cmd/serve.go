@@ -38,7 +38,7 @@ const (
 	// cacheHeartbeat is how often each instance proves that change
 	// notifications reach it. In-memory copies of sessions and users are
 	// served only while proofs arrive, so a listener that stops hearing
-	// changes stops the copies within two intervals.
+	// changes stops the copies within three intervals.
 	cacheHeartbeat = 500 * time.Millisecond
 )
 

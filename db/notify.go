@@ -34,7 +34,7 @@ type ChangeHandler interface {
 // ListenOptions configures Listen.
 type ListenOptions struct {
 	// Heartbeat is how often a heartbeat notification is sent. Without one
-	// for three intervals, the listening connection is replaced.
+	// for four intervals, the listening connection is replaced.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
 }
@@ -95,16 +95,18 @@ func (d *DB) listenOnce(ctx context.Context, h ChangeHandler, heartbeat time.Dur
 	h.Reset()
 
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, 3*heartbeat)
+		waitCtx, cancel := context.WithTimeout(ctx, 4*heartbeat)
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		if err != nil {
 			return err
 		}
 		if n.Channel == heartbeatChannel {
-			// The heartbeat was sent at most one interval ago, so a
-			// change committed now would arrive within about as long.
-			h.Alive(time.Now().Add(2 * heartbeat))
+			// Copies stay in use for three intervals, so that a
+			// heartbeat delayed by a busy machine does not turn them
+			// off, while a listener that stopped hearing anything
+			// turns them off within that time.
+			h.Alive(time.Now().Add(3 * heartbeat))
 			continue
 		}
 		h.Changed(n.Channel, n.Payload)

@@ -51,7 +51,7 @@ func startFeed(t testing.TB, database *db.DB, guard *cache.Guard, app *handlers.
 	go func() {
 		defer close(done)
 		database.Listen(ctx, feed, db.ListenOptions{
-			Heartbeat: 50 * time.Millisecond,
+			Heartbeat: 100 * time.Millisecond,
 			Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}()
@@ -123,7 +123,7 @@ func lockTables(t *testing.T, e *env, tables string) {
 // memory: while another transaction locks the session and user tables, so
 // that any read of them would wait, the dashboard still loads.
 func TestCachedReadNeedsNoDatabase(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, envOptions{alwaysLive: true})
 	c := e.loggedIn("ana@example.com")
 	if r := e.get(c, "/dashboard"); r.status != http.StatusOK {
 		t.Fatalf("first dashboard: %d", r.status)

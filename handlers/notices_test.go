@@ -216,7 +216,7 @@ func lockEventsTable(t *testing.T, e *env) {
 // no events while the user has nothing pending: it loads while every table
 // it could read is locked.
 func TestDashboardWithoutNoticesReadsNoEvents(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, envOptions{alwaysLive: true})
 	c := e.loggedIn("fay@example.com")
 	if r := e.get(c, "/dashboard"); r.status != http.StatusOK {
 		t.Fatalf("first dashboard: %d", r.status)
