@@ -12,15 +12,21 @@ import (
 	"github.com/portero/portero/db"
 )
 
-// Cleanup describes one full run of the expired-session cleanup.
+// Cleanup describes one full run of the expired-row cleanup.
 type Cleanup struct {
 	// Deleted counts the expired sessions, and OrphansDeleted the index
 	// rows without a session.
 	Deleted        int64 `json:"deleted"`
 	OrphansDeleted int64 `json:"orphans_deleted"`
-	// Batches counts the DELETE statements of both passes.
-	Batches        int     `json:"batches"`
+	// LoginFailuresDeleted counts the stale login failure rows.
+	LoginFailuresDeleted int64 `json:"login_failures_deleted"`
+	// Batches counts the DELETE statements of every step.
+	Batches int `json:"batches"`
+	// SweptPages counts the heap pages that the cleanup read in order, or
+	// is 0 when it found the expired sessions through the expiry index.
+	SweptPages     int64   `json:"swept_pages"`
 	BatchSize      int     `json:"batch_size"`
+	PauseMillis    float64 `json:"pause_ms"`
 	TotalMillis    float64 `json:"total_ms"`
 	MaxBatchMillis float64 `json:"max_batch_ms"`
 	P99BatchMillis float64 `json:"p99_batch_ms"`
@@ -29,9 +35,11 @@ type Cleanup struct {
 func cleanupCommand(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
 	databaseURL := fs.String("database-url", "", "PostgreSQL URL of Portero's database")
-	// NOTE: keep the default equal to cleanupBatch in cmd/serve.go, which
-	// is unexported.
-	batchSize := fs.Int("batch", 1000, "rows per DELETE, as the server's cleanup uses")
+	batchSize := fs.Int("batch", db.CleanupBatchSize, "maximum rows per DELETE statement (default: the server's)")
+	pause := fs.Duration("pause", db.CleanupPause, "wait between two DELETE statements (default: the server's)")
+	// The server takes the window from LOGIN_FAILURE_WINDOW, which
+	// scripts/bench.sh leaves at its default of 15 minutes.
+	failureWindow := fs.Duration("login-failure-window", 15*time.Minute, "window of the login throttle; older login failures are deleted")
 	timeout := fs.Duration("timeout", 10*time.Minute, "time limit of the whole cleanup")
 	out := fs.String("out", "", "JSON file to write the timings to")
 	if err := parseFlags(fs, args, "database-url", "out"); err != nil {
@@ -39,6 +47,9 @@ func cleanupCommand(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	if *batchSize < 1 {
 		return fmt.Errorf("%w: -batch must be at least 1, got %d", errUsage, *batchSize)
+	}
+	if *pause < 0 {
+		return fmt.Errorf("%w: -pause must not be negative, got %s", errUsage, *pause)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -52,7 +63,11 @@ func cleanupCommand(ctx context.Context, args []string, _ io.Writer) error {
 		return fmt.Errorf("connect to the database: %w", err)
 	}
 
-	cleanup, err := deleteExpiredSessions(ctx, database, *batchSize)
+	cleanup, err := runCleanup(ctx, database, db.CleanupOptions{
+		BatchSize:          *batchSize,
+		Pause:              *pause,
+		LoginFailureWindow: *failureWindow,
+	})
 	if err != nil {
 		return err
 	}
@@ -60,53 +75,33 @@ func cleanupCommand(ctx context.Context, args []string, _ io.Writer) error {
 	return writeJSON(*out, cleanup)
 }
 
-// deleteExpiredSessions runs the session cleanup of deleteExpired in
-// cmd/serve.go: expired sessions in batches until a batch comes back short,
-// then index rows without a session in the same way. It times each batch of
-// both passes.
-//
-// NOTE: this repeats the loops of deleteExpired, which is unexported; keep
-// the two in step.
-func deleteExpiredSessions(ctx context.Context, database *db.DB, batchSize int) (Cleanup, error) {
-	result := Cleanup{BatchSize: batchSize}
-	var batchMillis []float64
-	passes := []struct {
-		name   string
-		delete func(context.Context, int) (int64, error)
-		// counted marks the pass whose rows Deleted counts.
-		counted bool
-	}{
-		{"expired sessions", database.DeleteExpiredSessions, true},
-		{"orphan session index rows", database.DeleteOrphanUserSessions, false},
+// runCleanup runs db.Cleanup, the server's cleanup, and times each of its
+// DELETE statements.
+func runCleanup(ctx context.Context, database *db.DB, options db.CleanupOptions) (Cleanup, error) {
+	var statementMillis []float64
+	options.OnStatement = func(s db.CleanupStatement) {
+		statementMillis = append(statementMillis, milliseconds(s.Duration))
 	}
 
 	started := time.Now()
-	for _, pass := range passes {
-		for {
-			batchStarted := time.Now()
-			n, err := pass.delete(ctx, batchSize)
-			if err != nil {
-				return result, fmt.Errorf("delete %s, batch %d: %w", pass.name, result.Batches+1, err)
-			}
-			batchMillis = append(batchMillis, milliseconds(time.Since(batchStarted)))
-			result.Batches++
-			if pass.counted {
-				result.Deleted += n
-			} else {
-				result.OrphansDeleted += n
-			}
-			if n < int64(batchSize) {
-				break
-			}
-		}
+	result, err := database.Cleanup(ctx, options)
+	if err != nil {
+		return Cleanup{}, err
 	}
-	result.TotalMillis = milliseconds(time.Since(started))
 
-	slices.Sort(batchMillis)
-	result.MaxBatchMillis = batchMillis[len(batchMillis)-1]
-	result.P99BatchMillis = percentile(batchMillis, 99)
-
-	return result, nil
+	slices.Sort(statementMillis)
+	return Cleanup{
+		Deleted:              result.ExpiredSessions,
+		OrphansDeleted:       result.OrphanIndexRows,
+		LoginFailuresDeleted: result.StaleLoginFailures,
+		Batches:              result.Statements,
+		SweptPages:           result.SweptPages,
+		BatchSize:            options.BatchSize,
+		PauseMillis:          milliseconds(options.Pause),
+		TotalMillis:          milliseconds(time.Since(started)),
+		MaxBatchMillis:       statementMillis[len(statementMillis)-1],
+		P99BatchMillis:       percentile(statementMillis, 99),
+	}, nil
 }
 
 // percentile returns the value below which p percent of the sorted values

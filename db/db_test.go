@@ -290,14 +290,19 @@ func TestDeleteExpiredSessionsBatches(t *testing.T) {
 		t.Fatalf("insert live sessions: %v", err)
 	}
 
+	var from time.Time
 	for i, want := range []int64{1000, 1000, 500, 0} {
-		got, err := database.DeleteExpiredSessions(ctx, 1000)
+		got, latest, err := database.DeleteExpiredSessions(ctx, from, 1000)
 		if err != nil {
 			t.Fatalf("call %d: DeleteExpiredSessions: got error %v, want nil", i+1, err)
 		}
 		if got != want {
 			t.Errorf("call %d: DeleteExpiredSessions: got %d deleted, want %d", i+1, got, want)
 		}
+		if latest.Before(from) {
+			t.Errorf("call %d: DeleteExpiredSessions: got latest expiry %v, want at or after %v", i+1, latest, from)
+		}
+		from = latest
 	}
 
 	var live, expired int

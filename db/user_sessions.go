@@ -56,24 +56,59 @@ func (d *DB) TouchUserSession(ctx context.Context, key string, userID int64, use
 	return nil
 }
 
-// DeleteOrphanUserSessions deletes up to batchSize index rows whose session
-// row does not exist, which happens when a session insert fails after its
-// index row was written. It returns how many it deleted.
-func (d *DB) DeleteOrphanUserSessions(ctx context.Context, batchSize int) (int64, error) {
-	tag, err := d.Pool.Exec(ctx, `
-		DELETE FROM user_sessions
-		WHERE id IN (
-			SELECT us.id
-			FROM user_sessions us
-			WHERE NOT EXISTS (SELECT 1 FROM web_sessions ws WHERE ws.key = us.session_key)
-			  AND us.created_at < now() - interval '1 minute'
-			LIMIT $1
-		)`, batchSize)
-	if err != nil {
-		return 0, fmt.Errorf("delete orphan session index rows: %w", err)
-	}
+// OrphanCheck is the outcome of one DeleteOrphanUserSessions call.
+type OrphanCheck struct {
+	Deleted int64
+	// CheckedThrough is the highest id checked so far, from which the next
+	// call goes on.
+	CheckedThrough int64
+	// Done is true when no index row past CheckedThrough is old enough to
+	// check yet.
+	Done bool
+}
 
-	return tag.RowsAffected(), nil
+// DeleteOrphanUserSessions checks up to batchSize index rows with ids above
+// afterID, in id order, and deletes those whose session row does not exist.
+// That happens only at login, when a session insert fails after its index
+// row was written, because the trigger deletes an index row with its
+// session. The check stops before the first row younger than a minute,
+// whose session insert may still be running.
+func (d *DB) DeleteOrphanUserSessions(ctx context.Context, afterID int64, batchSize int) (OrphanCheck, error) {
+	var check OrphanCheck
+	var examined, settled int
+	err := d.Pool.QueryRow(ctx, `
+		WITH examined AS MATERIALIZED (
+			SELECT id, session_key, created_at < now() - interval '1 minute' AS settled
+			FROM user_sessions
+			WHERE id > $1
+			ORDER BY id
+			LIMIT $2
+		),
+		settled AS (
+			SELECT id, session_key
+			FROM examined
+			WHERE id < ALL (SELECT id FROM examined WHERE NOT settled)
+		),
+		deleted AS (
+			DELETE FROM user_sessions
+			WHERE id IN (
+				SELECT s.id
+				FROM settled s
+				WHERE NOT EXISTS (SELECT 1 FROM web_sessions ws WHERE ws.key = s.session_key)
+			)
+			RETURNING id
+		)
+		SELECT
+			(SELECT count(*) FROM deleted),
+			coalesce((SELECT max(id) FROM settled), $1),
+			(SELECT count(*) FROM examined),
+			(SELECT count(*) FROM settled)`, afterID, batchSize).Scan(&check.Deleted, &check.CheckedThrough, &examined, &settled)
+	if err != nil {
+		return OrphanCheck{}, fmt.Errorf("delete orphan session index rows after id %d: %w", afterID, err)
+	}
+	check.Done = examined < batchSize || settled < examined
+
+	return check, nil
 }
 
 // UserSessions lists the user's unexpired sessions, newest first.

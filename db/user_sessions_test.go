@@ -91,14 +91,55 @@ func TestOrphanIndexRowsDeleted(t *testing.T) {
 	if err := database.AddUserSession(ctx, "NEVERSAVED", user.ID, "ua", "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := database.DeleteOrphanUserSessions(ctx, 100); err != nil || n != 0 {
-		t.Errorf("orphan younger than a minute: got %d deleted, %v; want 0, kept for a login in progress", n, err)
+	young, err := database.DeleteOrphanUserSessions(ctx, 0, 100)
+	if err != nil {
+		t.Fatalf("DeleteOrphanUserSessions: %v", err)
 	}
+	if young != (db.OrphanCheck{Done: true}) {
+		t.Errorf("orphan younger than a minute: got %+v, want nothing deleted or checked, kept for a login in progress", young)
+	}
+
 	if _, err := database.Pool.Exec(ctx, `UPDATE user_sessions SET created_at = now() - interval '2 minutes'`); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := database.DeleteOrphanUserSessions(ctx, 100); err != nil || n != 1 {
-		t.Errorf("orphan older than a minute: got %d deleted, %v; want 1", n, err)
+	var id int64
+	if err := database.Pool.QueryRow(ctx, `SELECT id FROM user_sessions`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	old, err := database.DeleteOrphanUserSessions(ctx, 0, 100)
+	if err != nil {
+		t.Fatalf("DeleteOrphanUserSessions: %v", err)
+	}
+	if old != (db.OrphanCheck{Deleted: 1, CheckedThrough: id, Done: true}) {
+		t.Errorf("orphan older than a minute: got %+v, want it deleted and checked through id %d", old, id)
+	}
+}
+
+func TestOrphanCheckStopsAtYoungRow(t *testing.T) {
+	database, _ := testdb.New(t)
+	ctx := context.Background()
+	user, err := database.CreateUser(ctx, "young@example.com", "Young", hashOf(t, "a long enough password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A young orphan with a lower id than an old one: the check must not
+	// pass the young row, or a later call would never come back to it.
+	for _, key := range []string{"YOUNG", "OLD"} {
+		if err := database.AddUserSession(ctx, key, user.ID, "ua", "127.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := database.Pool.Exec(ctx, `UPDATE user_sessions SET created_at = now() - interval '2 minutes' WHERE session_key = 'OLD'`); err != nil {
+		t.Fatal(err)
+	}
+
+	check, err := database.DeleteOrphanUserSessions(ctx, 0, 100)
+	if err != nil {
+		t.Fatalf("DeleteOrphanUserSessions: %v", err)
+	}
+	if check != (db.OrphanCheck{Done: true}) {
+		t.Errorf("check: got %+v, want nothing deleted or checked before the young row", check)
 	}
 }
 
