@@ -74,6 +74,25 @@ func seedCleanupRows(t *testing.T, database *db.DB) {
 	}
 }
 
+// checkLiveSessionsLeft checks that, of the sessions of seedCleanupRows,
+// only the 10 live ones and their index rows are left.
+func checkLiveSessionsLeft(t *testing.T, database *db.DB) {
+	t.Helper()
+
+	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE expires_on <= now()`); got != 0 {
+		t.Errorf("expired sessions left: got %d, want 0", got)
+	}
+	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE convert_from(key, 'UTF8') LIKE 'live-%'`); got != 10 {
+		t.Errorf("live sessions left: got %d, want 10", got)
+	}
+	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE convert_from(session_key, 'UTF8') LIKE 'expired-%'`); got != 0 {
+		t.Errorf("index rows of expired sessions left: got %d, want 0", got)
+	}
+	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE convert_from(session_key, 'UTF8') LIKE 'live-%'`); got != 10 {
+		t.Errorf("index rows of live sessions left: got %d, want 10", got)
+	}
+}
+
 // countRows returns the result of a count(*) query.
 func countRows(t *testing.T, database *db.DB, query string) int {
 	t.Helper()
@@ -113,18 +132,7 @@ func TestCleanupDeletesExpiredRows(t *testing.T) {
 		t.Errorf("stale login failures deleted: got %d, want 250", result.StaleLoginFailures)
 	}
 
-	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE expires_on <= now()`); got != 0 {
-		t.Errorf("expired sessions left: got %d, want 0", got)
-	}
-	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE convert_from(key, 'UTF8') LIKE 'live-%'`); got != 10 {
-		t.Errorf("live sessions left: got %d, want 10", got)
-	}
-	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE convert_from(session_key, 'UTF8') LIKE 'expired-%'`); got != 0 {
-		t.Errorf("index rows of expired sessions left: got %d, want 0", got)
-	}
-	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE convert_from(session_key, 'UTF8') LIKE 'live-%'`); got != 10 {
-		t.Errorf("index rows of live sessions left: got %d, want 10", got)
-	}
+	checkLiveSessionsLeft(t, database)
 	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE session_key IN ('old-orphan', 'young-orphan')`); got != 1 {
 		t.Errorf("orphan index rows left: got %d, want 1, the one younger than a minute", got)
 	}
@@ -132,9 +140,9 @@ func TestCleanupDeletesExpiredRows(t *testing.T) {
 		t.Errorf("login failures left: got %d, want the 4 that still count", got)
 	}
 
-	// 1,241 sessions take 12 full batches and a short one, then one short
-	// batch each for the orphans and the login failures: 2 full ones and a
-	// short one.
+	// The 1,241 expired sessions take 12 full batches and a short one. The
+	// 12 index rows left take one short batch, and the 250 stale login
+	// failures 2 full ones and a short one.
 	wantSteps := slices.Concat(
 		slices.Repeat([]string{db.CleanupExpiredSessions}, 13),
 		[]string{db.CleanupOrphanIndexRows},
@@ -266,18 +274,7 @@ func TestCleanupSweepsBacklog(t *testing.T) {
 	if result.ExpiredSessions != 1241 {
 		t.Errorf("expired sessions deleted: got %d, want 1241", result.ExpiredSessions)
 	}
-	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE expires_on <= now()`); got != 0 {
-		t.Errorf("expired sessions left: got %d, want 0", got)
-	}
-	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE convert_from(key, 'UTF8') LIKE 'live-%'`); got != 10 {
-		t.Errorf("live sessions left: got %d, want 10", got)
-	}
-	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE convert_from(session_key, 'UTF8') LIKE 'expired-%'`); got != 0 {
-		t.Errorf("index rows of expired sessions left: got %d, want 0", got)
-	}
-	if got := countRows(t, database, `SELECT count(*) FROM user_sessions WHERE convert_from(session_key, 'UTF8') LIKE 'live-%'`); got != 10 {
-		t.Errorf("index rows of live sessions left: got %d, want 10", got)
-	}
+	checkLiveSessionsLeft(t, database)
 
 	// More than 100 rows fit in a page, so each statement sweeps one page.
 	sweeps := 0
@@ -359,13 +356,16 @@ func TestCleanupStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	statements := 0
+	sessionStatements := 0
 	result, err := database.Cleanup(ctx, db.CleanupOptions{
 		BatchSize:          100,
 		LoginFailureWindow: 15 * time.Minute,
-		OnStatement: func(db.CleanupStatement) {
-			statements++
-			if statements == 3 {
+		OnStatement: func(s db.CleanupStatement) {
+			if s.Step != db.CleanupExpiredSessions {
+				return
+			}
+			sessionStatements++
+			if sessionStatements == 3 {
 				cancel()
 			}
 		},
@@ -379,8 +379,8 @@ func TestCleanupStopsOnCancel(t *testing.T) {
 	if result.StaleLoginFailures != 0 {
 		t.Errorf("stale login failures deleted: got %d, want 0 after the cancel", result.StaleLoginFailures)
 	}
-	if statements != 3 {
-		t.Errorf("statements: got %d, want 3", statements)
+	if sessionStatements != 3 {
+		t.Errorf("statements on sessions: got %d, want 3", sessionStatements)
 	}
 	if got := countRows(t, database, `SELECT count(*) FROM web_sessions WHERE expires_on <= now()`); got != 941 {
 		t.Errorf("expired sessions left: got %d, want 941", got)

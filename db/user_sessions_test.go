@@ -123,7 +123,7 @@ func TestOrphanCheckStopsAtYoungRow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A young orphan with a lower id than an old one: the check must not
+	// A young orphan has a lower id than an old one. The check must not
 	// pass the young row, or a later call would never come back to it.
 	for _, key := range []string{"YOUNG", "OLD"} {
 		if err := database.AddUserSession(ctx, key, user.ID, "ua", "127.0.0.1"); err != nil {
