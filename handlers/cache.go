@@ -44,14 +44,11 @@ func (a *App) Changed(channel, payload string) {
 		if a.users == nil {
 			return
 		}
-		if payload == "*" {
-			a.users.DeleteFunc(func(int64, db.User) bool { return true })
-			return
-		}
+		// "*" means every user, and a payload that is not an id was
+		// not sent by Portero's triggers, so both drop every user.
 		id, err := strconv.ParseInt(payload, 10, 64)
 		if err != nil {
-			// A payload Portero did not send: drop every user.
-			a.users.DeleteFunc(func(int64, db.User) bool { return true })
+			a.users.Clear()
 			return
 		}
 		a.users.Delete(id)

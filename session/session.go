@@ -44,8 +44,8 @@ type Options struct {
 	IdleTimeout    time.Duration
 	Secret         []byte
 	PreviousSecret []byte
-	// Cache, when not nil, keeps loaded sessions in memory for as long as
-	// it says that change notifications arrive; see ForgetKey.
+	// Cache, when not nil, keeps loaded sessions in memory while the guard
+	// reports that change notifications arrive. See ForgetKey.
 	Cache *cache.Guard
 	// Now returns the current time, and nil means time.Now. Tests set it
 	// to move the clock.
@@ -63,11 +63,17 @@ type Manager struct {
 	now         func() time.Time
 
 	// guard, cookieIDs and states are nil without a cache. cookieIDs maps a
-	// verified cookie value to its session key; states maps the hex SHA-256
-	// of a session key to the session's values.
+	// verified cookie value to its session key and the key's hash. states
+	// maps the hex SHA-256 of a session key to the session's values.
 	guard     *cache.Guard
-	cookieIDs *cache.Map[string, string]
+	cookieIDs *cache.Map[string, cookieKey]
 	states    *cache.Map[string, state]
+}
+
+// cookieKey is the session key that a verified cookie carries, with the
+// key's hash, which names the session in change notifications.
+type cookieKey struct {
+	id, hash string
 }
 
 // state is the part of a session row that a request needs.
@@ -109,7 +115,7 @@ func NewManager(db *sql.DB, opts Options) *Manager {
 	}
 	if opts.Cache != nil {
 		m.guard = opts.Cache
-		m.cookieIDs = cache.NewMap[string, string](nil, now, cacheTTL, cacheEntries)
+		m.cookieIDs = cache.NewMap[string, cookieKey](nil, now, cacheTTL, cacheEntries)
 		m.states = cache.NewMap[string, state](opts.Cache, now, cacheTTL, cacheEntries)
 	}
 
@@ -176,15 +182,16 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 		return m.loadStored(r)
 	}
 
-	id, ok := m.cookieIDs.Get(cookie.Value)
+	key, ok := m.cookieIDs.Get(cookie.Value)
 	if !ok {
-		if err := securecookie.DecodeMulti(m.cookieName, cookie.Value, &id, m.codecs...); err != nil {
+		if err := securecookie.DecodeMulti(m.cookieName, cookie.Value, &key.id, m.codecs...); err != nil {
 			return &Session{BadCookie: true}, nil
 		}
-		m.cookieIDs.Put(cache.Ticket{}, cookie.Value, id)
+		key.hash = HashKey(key.id)
+		m.cookieIDs.Put(cache.Ticket{}, cookie.Value, key)
 	}
+	id, hash := key.id, key.hash
 
-	hash := HashKey(id)
 	if st, ok := m.states.Get(hash); ok {
 		if s := m.fromState(id, st); s != nil {
 			return s, nil
@@ -218,7 +225,7 @@ func (m *Manager) ForgetKey(hash string) {
 		return
 	}
 	if hash == "*" {
-		m.states.DeleteFunc(func(string, state) bool { return true })
+		m.states.Clear()
 		return
 	}
 	m.states.Delete(hash)

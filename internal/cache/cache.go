@@ -1,7 +1,7 @@
 // Package cache keeps copies of database rows in memory while PostgreSQL can
 // tell the process that they changed.
 //
-// A Guard stands for one stream of change notifications. Its maps serve
+// A Guard represents one stream of change notifications. Its maps serve
 // entries only while that stream shows it is alive, and every notification,
 // reconnection or loss makes the guard refuse entries that were read from
 // the database before it. So a copy is never served after a change that
@@ -180,6 +180,12 @@ func (m *Map[K, V]) DeleteFunc(drop func(K, V) bool) {
 		m.guard.gen.Add(1)
 	}
 	m.mu.Unlock()
+}
+
+// Clear removes every entry and stops every Put whose ticket was taken
+// before.
+func (m *Map[K, V]) Clear() {
+	m.DeleteFunc(func(K, V) bool { return true })
 }
 
 // Len returns the number of entries held, served or not.
