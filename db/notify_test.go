@@ -15,7 +15,7 @@ import (
 	"github.com/portero/portero/internal/testdb"
 )
 
-// recorder is a db.ChangeHandler that keeps what it is told.
+// recorder is a db.ChangeHandler that records every call it receives.
 type recorder struct {
 	mu      sync.Mutex
 	resets  int

@@ -92,8 +92,8 @@ func (d *DB) CountExpiredSessions(ctx context.Context, limit int64) (int64, erro
 
 // DeleteExpiredSessionPages deletes the expired session rows in the heap
 // pages from firstPage to firstPage+pageCount-1 and returns how many it
-// deleted. It reads only those pages, in their order on disk, whatever the
-// statistics say. The expiry test sits outside the MATERIALIZED CTE, where
+// deleted. It reads only those pages, in their order on disk, regardless of
+// the table statistics. The expiry test sits outside the MATERIALIZED CTE, where
 // the planner cannot turn it into a scan of the expiry index.
 //
 // Unlike DeleteExpiredSessions, it waits for locked rows, so two instances

@@ -82,9 +82,9 @@ type Options struct {
 	// Bcrypt bounds the bcrypt work of all requests together. Every bcrypt
 	// call on the request path takes one of its slots.
 	Bcrypt *password.Limiter
-	// Cache, when not nil, keeps users in memory while it says that change
-	// notifications arrive. Pass the same guard to session.NewManager, and
-	// the notifications to Changed.
+	// Cache, when not nil, keeps users in memory while the guard reports
+	// that change notifications arrive. Pass the same guard to
+	// session.NewManager, and the notifications to Changed.
 	Cache *cache.Guard
 }
 

@@ -193,7 +193,7 @@ func twoCachingInstances(t *testing.T) (a, b *env, onA, onB *http.Client) {
 	return a, b, onA, onB
 }
 
-func TestLogoutReachesOtherInstanceWithinOneSecond(t *testing.T) {
+func TestLogoutEndsRemoteSession(t *testing.T) {
 	a, b, onA, onB := twoCachingInstances(t)
 
 	token := a.csrfToken(onA, "/dashboard")
@@ -204,7 +204,7 @@ func TestLogoutReachesOtherInstanceWithinOneSecond(t *testing.T) {
 	t.Logf("the second instance refused the session %v after the logout", took)
 }
 
-func TestDisabledUserEndsOnOtherInstanceWithinOneSecond(t *testing.T) {
+func TestDisableEndsRemoteSession(t *testing.T) {
 	a, b, _, onB := twoCachingInstances(t)
 
 	// As `portero user disable` does, from outside both apps.
@@ -214,7 +214,7 @@ func TestDisabledUserEndsOnOtherInstanceWithinOneSecond(t *testing.T) {
 	waitUntilLoggedOut(t, b, onB, time.Second)
 }
 
-func TestSessionsEndWhenListenerIsLost(t *testing.T) {
+func TestLostListenerDropsCopies(t *testing.T) {
 	a, b, onA, onB := twoCachingInstances(t)
 	cookie := a.sessionCookie(onA).Value
 

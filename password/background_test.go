@@ -22,7 +22,7 @@ func TestInBackgroundAddsAProcessor(t *testing.T) {
 	var wg sync.WaitGroup
 	started := make(chan struct{}, 2)
 	release := make(chan struct{})
-	var most int
+	var highest int
 	var mu sync.Mutex
 	for range 2 {
 		wg.Go(func() {
@@ -30,7 +30,7 @@ func TestInBackgroundAddsAProcessor(t *testing.T) {
 				started <- struct{}{}
 				<-release
 				mu.Lock()
-				most = max(most, runtime.GOMAXPROCS(0))
+				highest = max(highest, runtime.GOMAXPROCS(0))
 				mu.Unlock()
 			})
 		})
@@ -39,8 +39,8 @@ func TestInBackgroundAddsAProcessor(t *testing.T) {
 	<-started
 	close(release)
 	wg.Wait()
-	if most != before+2 {
-		t.Errorf("GOMAXPROCS while two calls run: got %d, want %d", most, before+2)
+	if highest != before+2 {
+		t.Errorf("GOMAXPROCS while two calls run: got %d, want %d", highest, before+2)
 	}
 	if after := runtime.GOMAXPROCS(0); after != before {
 		t.Errorf("GOMAXPROCS after both calls: got %d, want %d again", after, before)

@@ -98,7 +98,7 @@ func (h Hasher) NeedsUpgrade(hash string) bool {
 }
 
 // DummyHash returns a hash of the hasher's kind, peppered or not, for a
-// password nobody knows. Comparing against it for unknown emails makes a
+// password that no user has. Comparing against it for unknown emails makes a
 // failed login do the same work as one with a wrong password.
 func (h Hasher) DummyHash() string {
 	hash, err := h.Hash("portero dummy password, matches nothing")
