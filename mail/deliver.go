@@ -36,6 +36,9 @@ const (
 	MaxRetryDelay   = time.Hour
 )
 
+// maxErrorWait is the longest wait of Run after a failed database query.
+const maxErrorWait = time.Minute
+
 // ErrNotSent marks a mail that the server did not accept and that is
 // scheduled for another attempt or given up.
 var ErrNotSent = errors.New("security notice mail not sent")
@@ -83,12 +86,14 @@ func NewDeliverer(store outbox, s sender, from mail.Address, logger *slog.Logger
 	}
 }
 
-// Run delivers due mails until ctx ends. A failed database query is logged
-// and retried after the poll interval.
+// Run delivers due mails until ctx ends. After a failed database query it
+// logs the error and waits twice as long as before, up to maxErrorWait, so
+// a database outage logs about one line a minute.
 func (d *Deliverer) Run(ctx context.Context) {
 	d.Log.Info("Mail delivery started.", "from", d.From.Address)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	wait := d.Poll
 
 	for {
 		select {
@@ -99,10 +104,15 @@ func (d *Deliverer) Run(ctx context.Context) {
 		}
 
 		// deliver has logged a mail that was not sent.
-		if _, err := d.DeliverDue(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotSent) {
-			d.Log.Error("Mail delivery failed; retrying.", "error", err, "retry_in", d.Poll)
+		_, err := d.DeliverDue(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotSent):
+			wait = min(wait*2, maxErrorWait)
+			d.Log.Error("Mail delivery failed; retrying.", "error", err, "retry_in", wait)
+		default:
+			wait = d.Poll
 		}
-		timer.Reset(d.Poll)
+		timer.Reset(wait)
 	}
 }
 

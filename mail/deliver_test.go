@@ -402,3 +402,33 @@ func TestRunStopsWithContext(t *testing.T) {
 		t.Errorf("mails received: got %d, want 1", got)
 	}
 }
+
+func TestRunLogsDatabaseError(t *testing.T) {
+	t.Parallel()
+	_, url := newMailDB(t)
+	closed, err := db.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	logs := &testlog.Buffer{}
+	deliverer := newDeliverer(closed, plainSender(smtptest.Start(t, nil).Port()), logs)
+	deliverer.Poll = 10 * time.Millisecond
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		deliverer.Run(ctx)
+		close(stopped)
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(logs.String(), "Mail delivery failed; retrying.") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
+
+	if !strings.Contains(logs.String(), "level=ERROR msg=\"Mail delivery failed; retrying.\"") {
+		t.Errorf("log: got %q, want an error about the failed delivery", logs.String())
+	}
+}
