@@ -369,6 +369,30 @@ func TestCleanupDeletesOldMail(t *testing.T) {
 	}
 }
 
+// runUntil runs d.Run until done holds, or for a minute at most, then ends
+// its context and waits for it to return.
+func runUntil(t *testing.T, d *mail.Deliverer, done func() bool) {
+	t.Helper()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		d.Run(ctx)
+		close(stopped)
+	}()
+
+	deadline := time.Now().Add(time.Minute)
+	for !done() && time.Now().Before(deadline) {
+		select {
+		case <-stopped:
+			t.Fatal("Run returned before its context ended")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-stopped
+}
+
 func TestRunStopsWithContext(t *testing.T) {
 	t.Parallel()
 	database, _ := newMailDB(t)
@@ -379,21 +403,7 @@ func TestRunStopsWithContext(t *testing.T) {
 	deliverer := newDeliverer(database, plainSender(server.Port()), logs)
 	deliverer.Poll = 10 * time.Millisecond
 
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		deliverer.Run(ctx)
-		close(stopped)
-	}()
-	for len(server.Mails()) == 0 {
-		select {
-		case <-stopped:
-			t.Fatal("Run returned before ctx ended")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	cancel()
-	<-stopped
+	runUntil(t, deliverer, func() bool { return len(server.Mails()) > 0 })
 
 	if !strings.Contains(logs.String(), "Mail delivery stopped.") {
 		t.Errorf("log: got %q, want the stop", logs.String())
@@ -415,18 +425,7 @@ func TestRunLogsDatabaseError(t *testing.T) {
 	deliverer := newDeliverer(closed, plainSender(smtptest.Start(t, nil).Port()), logs)
 	deliverer.Poll = 10 * time.Millisecond
 
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		deliverer.Run(ctx)
-		close(stopped)
-	}()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(logs.String(), "Mail delivery failed; retrying.") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-stopped
+	runUntil(t, deliverer, func() bool { return strings.Contains(logs.String(), "Mail delivery failed; retrying.") })
 
 	if !strings.Contains(logs.String(), "level=ERROR msg=\"Mail delivery failed; retrying.\"") {
 		t.Errorf("log: got %q, want an error about the failed delivery", logs.String())
