@@ -238,7 +238,7 @@ var catalog = map[string]map[string]string{
 		"mail.intro_many":                    "Portero registró estos %d eventos de seguridad en su cuenta %s:",
 		"mail.when":                          "Fecha",
 		"mail.browser":                       "Navegador",
-		"mail.not_you":                       "Si no fue usted, cambie su contraseña en Portero y termine en Mi cuenta, Sesiones activas, las sesiones que no reconozca. Si ya no puede iniciar sesión, pida a un administrador que restablezca su contraseña.",
+		"mail.not_you":                       "Si no fue usted, cambie su contraseña en Portero y termine las sesiones que no reconozca en Mi cuenta > Sesiones activas. Si ya no puede iniciar sesión, pida a un administrador que restablezca su contraseña.",
 		"mail.automatic":                     "Este correo es automático: no lo responda. Portero nunca le pide su contraseña por correo.",
 	},
 	English: {
@@ -476,7 +476,7 @@ var catalog = map[string]map[string]string{
 		"mail.intro_many":                    "Portero recorded these %d security events on your account %s:",
 		"mail.when":                          "Time",
 		"mail.browser":                       "Browser",
-		"mail.not_you":                       "If this was not you, change your password in Portero and end the sessions you do not recognize under My account, Active sessions. If you can no longer log in, ask an administrator to reset your password.",
+		"mail.not_you":                       "If this was not you, change your password in Portero and end the sessions you do not recognize in My account > Active sessions. If you can no longer log in, ask an administrator to reset your password.",
 		"mail.automatic":                     "This email was sent automatically; do not reply to it. Portero never asks for your password by email.",
 	},
 }
