@@ -209,6 +209,37 @@ func TestDeliveryGivesUpInvalidAddress(t *testing.T) {
 	}
 }
 
+func TestCrashedClaimSentAfterLease(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	server := smtptest.Start(t, nil)
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "password_changed"})
+
+	// An instance claims the row and dies before it sends the mail.
+	claimed, err := database.ClaimMail(context.Background(), db.MailClaim{Limit: 50, UserGap: mail.UserGap, Lease: mail.Lease})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimMail: got %d rows, %v; want 1, nil", len(claimed), err)
+	}
+	deliverer := newDeliverer(database, plainSender(server.Port()), nil)
+	if sent := deliverAll(t, deliverer); sent != 0 {
+		t.Errorf("mails sent while the lease runs: got %d, want 0", sent)
+	}
+
+	// The lease ends.
+	makeDue(t, database)
+	if sent := deliverAll(t, deliverer); sent != 1 {
+		t.Fatalf("mails sent after the lease: got %d, want 1", sent)
+	}
+	if got := len(mailsTo(server, "ana@example.org")); got != 1 {
+		t.Errorf("mails received: got %d, want 1", got)
+	}
+	rows := outboxRows(t, database)
+	if len(rows) != 1 || !rows[0].sent || rows[0].attempts != 2 {
+		t.Errorf("outbox: got %+v, want the row sent on attempt 2", rows)
+	}
+}
+
 func TestTwoDeliverersSendEachEventOnce(t *testing.T) {
 	t.Parallel()
 	database, url := newMailDB(t)
