@@ -16,6 +16,7 @@ import (
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/handlers"
 	"github.com/portero/portero/internal/cache"
+	"github.com/portero/portero/mail"
 	"github.com/portero/portero/password"
 	"github.com/portero/portero/session"
 )
@@ -39,6 +40,9 @@ const (
 	// served only while proofs arrive, so a listener that stops hearing
 	// changes stops the copies within three intervals.
 	cacheHeartbeat = 500 * time.Millisecond
+	// mailRetention is how long a row of mail_outbox is kept, sent, given
+	// up or still queued while email is off, before the cleanup deletes it.
+	mailRetention = 7 * 24 * time.Hour
 )
 
 func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
@@ -150,6 +154,10 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		wg.Go(func() {
 			database.Listen(background, changeFeed{Guard: guard, app: app}, db.ListenOptions{Heartbeat: cacheHeartbeat, Logger: logger})
 		})
+		if cfg.SMTP != nil {
+			sender := &mail.Sender{Server: *cfg.SMTP}
+			wg.Go(func() { mail.NewDeliverer(database, sender, cfg.SMTP.From, logger).Run(background) })
+		}
 		runCleanup(background, database, cfg.LoginFailureWindow, logger)
 	})
 
@@ -212,6 +220,16 @@ func prepare(ctx context.Context, cfg *config.Config, database *db.DB, app *hand
 		if err := ensureAdmin(ctx, cfg, database, logger); err != nil {
 			return err
 		}
+	}
+	// Before the first page, so that every security notice from then on is
+	// queued for a mail, or none is.
+	if err := database.SetMailEnabled(ctx, cfg.SMTP != nil); err != nil {
+		return err
+	}
+	if cfg.SMTP != nil {
+		logger.Info("Security notices are sent by email.", "smtp_server", cfg.SMTP.Addr(), "smtp_tls", cfg.SMTP.TLS)
+	} else {
+		logger.Info("Security notices are not sent by email, because SMTP_URL and SMTP_HOST are unset.")
 	}
 
 	app.SetReady()
@@ -287,6 +305,7 @@ func runCleanup(ctx context.Context, database *db.DB, failureWindow time.Duratio
 		BatchSize:          db.CleanupBatchSize,
 		Pause:              db.CleanupPause,
 		LoginFailureWindow: failureWindow,
+		MailMaxAge:         mailRetention,
 	}
 	for {
 		result := deleteExpired(ctx, database, options, logger)
@@ -313,6 +332,9 @@ func deleteExpired(ctx context.Context, database *db.DB, options db.CleanupOptio
 	}
 	if result.StaleLoginFailures > 0 {
 		logger.Info("Stale login failures deleted.", "count", result.StaleLoginFailures)
+	}
+	if result.OldMail > 0 {
+		logger.Info("Old mail outbox rows deleted.", "count", result.OldMail)
 	}
 
 	return result

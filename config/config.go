@@ -78,6 +78,10 @@ type Config struct {
 	// DefaultBcryptConcurrency) is how many bcrypt computations may run at
 	// once in the process.
 	BcryptConcurrency int
+
+	// SMTP is the mail server for security notices by email, or nil when
+	// neither SMTP_URL nor SMTP_HOST is set, which turns email off.
+	SMTP *SMTP
 }
 
 // DefaultBcryptConcurrency returns half the CPUs the process may use, at
@@ -162,6 +166,7 @@ func Load(getenv Getenv) (*Config, error) {
 	c.LoginMaxLockout = r.duration("LOGIN_MAX_LOCKOUT", 15*time.Minute)
 	c.LoginIPMaxFailures = r.intRange("LOGIN_IP_MAX_FAILURES", 50, 1, 1000000)
 	c.BcryptConcurrency = r.intRange("BCRYPT_CONCURRENCY", DefaultBcryptConcurrency(), 1, 1024)
+	c.SMTP = r.smtp()
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

@@ -22,6 +22,7 @@ const (
 	CleanupExpiredSessions    = "expired sessions"
 	CleanupOrphanIndexRows    = "orphan session index rows"
 	CleanupStaleLoginFailures = "stale login failures"
+	CleanupOldMail            = "old mail outbox rows"
 )
 
 // CleanupOptions sets how Cleanup deletes rows.
@@ -39,6 +40,9 @@ type CleanupOptions struct {
 	// failure row is stale once a full window has passed since its count
 	// started and since its lock ended.
 	LoginFailureWindow time.Duration
+	// MailMaxAge is how long a row of mail_outbox is kept after it was
+	// queued, whether it was sent or not. 0 keeps every row.
+	MailMaxAge time.Duration
 	// OnStatement, unless nil, is called after each DELETE statement that
 	// succeeded.
 	OnStatement func(CleanupStatement)
@@ -46,8 +50,8 @@ type CleanupOptions struct {
 
 // CleanupStatement describes one DELETE statement of a cleanup.
 type CleanupStatement struct {
-	// Step is one of CleanupExpiredSessions, CleanupOrphanIndexRows and
-	// CleanupStaleLoginFailures.
+	// Step is one of CleanupExpiredSessions, CleanupOrphanIndexRows,
+	// CleanupStaleLoginFailures and CleanupOldMail.
 	Step     string
 	Rows     int64
 	Duration time.Duration
@@ -58,6 +62,7 @@ type CleanupResult struct {
 	ExpiredSessions    int64
 	OrphanIndexRows    int64
 	StaleLoginFailures int64
+	OldMail            int64
 	// Statements counts the DELETE statements.
 	Statements int
 	// SweptPages counts the heap pages of web_sessions that a sweep read,
@@ -70,7 +75,7 @@ type CleanupResult struct {
 }
 
 // Cleanup deletes expired sessions, then index rows without a session, then
-// stale login failures, in batches of about opts.BatchSize rows. It waits
+// stale login failures, then old mail outbox rows, in batches of about opts.BatchSize rows. It waits
 // opts.Pause between two statements, so that no statement holds a CPU or
 // its row locks for long.
 //
@@ -97,6 +102,13 @@ func (d *DB) Cleanup(ctx context.Context, opts CleanupOptions) (CleanupResult, e
 	if ctx.Err() == nil {
 		errs = append(errs, run.repeat(ctx, CleanupStaleLoginFailures, &run.result.StaleLoginFailures, func(ctx context.Context) (int64, bool, error) {
 			n, err := d.DeleteStaleLoginFailures(ctx, opts.LoginFailureWindow, opts.BatchSize)
+			return n, n < int64(opts.BatchSize), err
+		}))
+	}
+
+	if ctx.Err() == nil && opts.MailMaxAge > 0 {
+		errs = append(errs, run.repeat(ctx, CleanupOldMail, &run.result.OldMail, func(ctx context.Context) (int64, bool, error) {
+			n, err := d.DeleteOldMail(ctx, opts.MailMaxAge, opts.BatchSize)
 			return n, n < int64(opts.BatchSize), err
 		}))
 	}

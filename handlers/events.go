@@ -177,13 +177,6 @@ func eventBrowser(lang, userAgent string) string {
 	}
 
 	agent := useragent.Parse(userAgent)
-	browser, system := agent.Browser, agent.OS
-	if browser == "" {
-		browser = i18n.T(lang, "sessions.unknown_browser")
-	}
-	if system == "" {
-		system = i18n.T(lang, "sessions.unknown_os")
-	}
 
-	return i18n.T(lang, "sessions.browser_on_os", browser, system)
+	return i18n.FormatBrowser(lang, agent.Browser, agent.OS)
 }

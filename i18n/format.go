@@ -49,3 +49,17 @@ func count(lang, singular, plural string, n int) string {
 
 	return T(lang, plural, n)
 }
+
+// FormatBrowser names a browser and its operating system in lang, such as
+// "Firefox on Linux", with the catalog's words for an unknown one in place
+// of an empty name.
+func FormatBrowser(lang, browser, system string) string {
+	if browser == "" {
+		browser = T(lang, "sessions.unknown_browser")
+	}
+	if system == "" {
+		system = T(lang, "sessions.unknown_os")
+	}
+
+	return T(lang, "sessions.browser_on_os", browser, system)
+}

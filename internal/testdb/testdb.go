@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/portero/portero/db"
 )
@@ -96,4 +97,30 @@ func New(t testing.TB) (*db.DB, string) {
 	}
 
 	return database, u
+}
+
+// CreateUser creates a user with the email and a bcrypt hash of the lowest
+// cost, and returns it.
+func CreateUser(t testing.TB, database *db.DB, email string) *db.User {
+	t.Helper()
+
+	hash, err := bcrypt.GenerateFromPassword([]byte("some password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatalf("bcrypt: %v", err)
+	}
+	user, err := database.CreateUser(context.Background(), email, "", string(hash))
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", email, err)
+	}
+
+	return user
+}
+
+// AddEvent stores a security event and fails the test if that fails.
+func AddEvent(t testing.TB, database *db.DB, e db.SecurityEvent) {
+	t.Helper()
+
+	if err := database.AddEvent(context.Background(), e); err != nil {
+		t.Fatalf("AddEvent(%+v): %v", e, err)
+	}
 }
