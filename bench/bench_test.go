@@ -177,13 +177,14 @@ func TestCheckRunRejectsEmptyRun(t *testing.T) {
 func passingResults() *Results {
 	reads := wrkRun(1000, map[string]int64{"200": 1000})
 	r := &Results{
-		Read: reads, Healthz: reads, FloodRead: reads,
+		Read: reads, Healthz: reads, ReadTwoThreads: reads, HealthzTwoThreads: reads, FloodRead: reads,
 		RowsEmpty: reads, RowsRead: reads, CleanupRead: reads,
 		FloodLogin: wrkRun(30, map[string]int64{"401": 10, "503": 20}),
 		Memory:     Memory{RSS: 30_000_000, PeakRSS: 31_000_000},
 		Restarts:   Restarts{RunsMillis: []float64{100}, MedianMillis: 100},
 		Seed:       Seed{Rows: 100, Expired: 95},
-		Cleanup:    Cleanup{Deleted: 95},
+		Cleanup: Cleanup{Deleted: 95, Probe: ProbeTimes{Reads: 10, MaxMillis: 1},
+			ProbeBefore: ProbeTimes{Reads: 10, MaxMillis: 1}},
 	}
 	tables := map[string]RowCounters{"web_sessions": {Inserted: 1}, "user_sessions": {Inserted: 1}}
 	r.StatsBefore = TableStats{Tables: tables}
@@ -244,8 +245,28 @@ func TestCheckCleanupCountMismatch(t *testing.T) {
 	r.Cleanup.Deleted = 0
 
 	failed := failedChecks(r)
-	if len(failed) != 1 || failed[0] != "cleanup count" {
-		t.Errorf("check: got failed checks %v, want only the cleanup count", failed)
+	if len(failed) != 1 || failed[0] != "cleanup" {
+		t.Errorf("check: got failed checks %v, want only the cleanup check", failed)
+	}
+}
+
+func TestCheckCleanupWithoutProbeReads(t *testing.T) {
+	r := passingResults()
+	r.Cleanup.Probe = ProbeTimes{}
+
+	failed := failedChecks(r)
+	if len(failed) != 1 || failed[0] != "cleanup" {
+		t.Errorf("check: got failed checks %v, want only the cleanup check", failed)
+	}
+}
+
+func TestCheckTwoThreadRunWithErrors(t *testing.T) {
+	r := passingResults()
+	r.ReadTwoThreads = wrkRun(10, map[string]int64{"200": 5, "500": 5})
+
+	failed := failedChecks(r)
+	if len(failed) != 1 || failed[0] != "GET /dashboard with 2 wrk threads" {
+		t.Errorf("check: got failed checks %v, want only the 2-thread dashboard run", failed)
 	}
 }
 
@@ -260,7 +281,7 @@ func TestTargetsAtLimits(t *testing.T) {
 	r.Restarts.MedianMillis = maxReadyMillis
 	r.RowsEmpty.LatencyUS.P99 = 1000
 	r.RowsRead.LatencyUS.P99 = 1200
-	r.CleanupRead.LatencyUS.Max = 50000
+	r.Cleanup.Probe.MaxMillis = maxCleanupBlockMillis
 
 	for _, target := range targets(r, 32) {
 		if !target.Met {
@@ -281,7 +302,7 @@ func TestTargetsBeyondLimits(t *testing.T) {
 	r.Restarts.MedianMillis = maxReadyMillis + 1
 	r.RowsEmpty.LatencyUS.P99 = 1000
 	r.RowsRead.LatencyUS.P99 = 1201
-	r.CleanupRead.LatencyUS.Max = 50001
+	r.Cleanup.Probe.MaxMillis = maxCleanupBlockMillis + 0.01
 
 	for _, target := range targets(r, 32) {
 		if target.Met {

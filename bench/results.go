@@ -49,6 +49,10 @@ type Results struct {
 	// Read is the authenticated GET /dashboard on the first process.
 	Read    WrkResult
 	Healthz WrkResult
+	// ReadTwoThreads and HealthzTwoThreads repeat Read and Healthz with two
+	// wrk threads, the setting of runs before 2026-12-05, for comparison.
+	ReadTwoThreads    WrkResult
+	HealthzTwoThreads WrkResult
 	// FloodRead is the authenticated read during the login flood, and
 	// FloodLogin the flood itself.
 	FloodRead  WrkResult
@@ -79,6 +83,8 @@ func loadResults(dir string) (*Results, error) {
 	}{
 		{"read.json", &r.Read},
 		{"healthz.json", &r.Healthz},
+		{"read-2threads.json", &r.ReadTwoThreads},
+		{"healthz-2threads.json", &r.HealthzTwoThreads},
 		{"flood-read.json", &r.FloodRead},
 		{"flood-login.json", &r.FloodLogin},
 		{"rows-empty.json", &r.RowsEmpty},
@@ -146,6 +152,8 @@ func (r *Results) check() []Check {
 	}{
 		{"GET /dashboard", r.Read},
 		{"GET /healthz", r.Healthz},
+		{"GET /dashboard with 2 wrk threads", r.ReadTwoThreads},
+		{"GET /healthz with 2 wrk threads", r.HealthzTwoThreads},
 		{"GET /dashboard during the login flood", r.FloodRead},
 		{"GET /dashboard with an empty session table", r.RowsEmpty},
 		{"GET /dashboard with the seeded session rows", r.RowsRead},
@@ -188,10 +196,14 @@ func (r *Results) check() []Check {
 	if r.Cleanup.Deleted != r.Seed.Expired {
 		cleanup = append(cleanup, fmt.Errorf("cleanup: deleted %d rows, expected the %d expired rows; did the server's own cleanup run at the same time?", r.Cleanup.Deleted, r.Seed.Expired))
 	}
+	if r.Cleanup.Probe.Reads == 0 || r.Cleanup.ProbeBefore.Reads == 0 {
+		cleanup = append(cleanup, fmt.Errorf("cleanup: the session probe read %d rows before and %d during the cleanup, expected some in both",
+			r.Cleanup.ProbeBefore.Reads, r.Cleanup.Probe.Reads))
+	}
 	checks = append(checks,
 		Check{"memory", memory},
 		Check{"restart to ready", restarts},
-		Check{"cleanup count", cleanup},
+		Check{"cleanup", cleanup},
 	)
 
 	return checks

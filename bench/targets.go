@@ -96,9 +96,13 @@ func targets(r *Results, connections int) []Target {
 			Met:      seededGrowth <= maxSeededP99Growth,
 		},
 		{
-			Goal:     fmt.Sprintf("The cleanup never blocks a read for more than %d ms (max read latency during the cleanup)", maxCleanupBlockMillis),
-			Measured: formatMicros(r.CleanupRead.LatencyUS.Max),
-			Met:      r.CleanupRead.LatencyUS.Max <= maxCleanupBlockMillis*1000,
+			Goal: fmt.Sprintf("The cleanup never blocks a read for more than %d ms (slowest session row read during the cleanup)",
+				maxCleanupBlockMillis),
+			Measured: fmt.Sprintf("%.2f ms in %s reads (%.2f ms in the %s reads before it); wrk's slowest GET /dashboard %s (%s before it)",
+				r.Cleanup.Probe.MaxMillis, formatCount(int64(r.Cleanup.Probe.Reads)),
+				r.Cleanup.ProbeBefore.MaxMillis, formatCount(int64(r.Cleanup.ProbeBefore.Reads)),
+				formatMicros(r.CleanupRead.LatencyUS.Max), formatMicros(r.RowsRead.LatencyUS.Max)),
+			Met: r.Cleanup.Probe.Reads > 0 && r.Cleanup.Probe.MaxMillis <= maxCleanupBlockMillis,
 		},
 	}
 }

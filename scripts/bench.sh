@@ -34,8 +34,13 @@ cd -- "$repo_dir"
 GO=${GO:-go}
 mode=${BENCH_MODE:-full}
 
-# wrk settings of the read runs and of the login flood.
-readonly threads=2
+# wrk settings of the read runs and of the login flood. The read runs use
+# one wrk thread: wrk shares the 2 CPUs of the machines this was written
+# for with Portero and PostgreSQL, and a second wrk thread takes CPU time
+# from the server it measures. Two extra runs repeat the dashboard and
+# /healthz reads with 2 threads, the setting of earlier reports.
+readonly threads=1
+readonly comparison_threads=2
 readonly connections=32
 readonly flood_connections=16
 readonly csrf_pair_count=64
@@ -229,13 +234,14 @@ stop_server() {
 	((status == 0)) || log "server exited with status $status after SIGTERM"
 }
 
-# Run wrk against PATH for SECONDS with the read script and save its
-# results as NAME.json. The session cookie is sent unless PATH is /healthz.
+# Run wrk against PATH for SECONDS with the read script, with THREADS wrk
+# threads (default: threads), and save its results as NAME.json. The session
+# cookie is sent unless PATH is /healthz.
 run_reads() {
-	local name=$1 path=$2 seconds=$3 cookie=""
+	local name=$1 path=$2 seconds=$3 run_threads=${4:-$threads} cookie=""
 	[[ $path == /healthz ]] || cookie=$session_cookie
 	BENCH_RESULT=$results/$name.json BENCH_COOKIE=$cookie \
-		"$wrk" -t"$threads" -c"$connections" -d"${seconds}s" --timeout 10s --latency \
+		"$wrk" -t"$run_threads" -c"$connections" -d"${seconds}s" --timeout 10s --latency \
 		-s bench/wrk/read.lua "$base_url$path" >"$logs/$name.txt" || die_with_output "$logs/$name.txt" "wrk failed for $name"
 	log "$name: $(grep -E '^Requests/sec' "$logs/$name.txt" || echo 'no rate')"
 }
@@ -258,6 +264,8 @@ measure_first_server() {
 	run_reads read /dashboard "$duration"
 	read_table_stats stats-after
 	run_reads healthz /healthz "$duration"
+	run_reads read-2threads /dashboard "$duration" "$comparison_threads"
+	run_reads healthz-2threads /healthz "$duration" "$comparison_threads"
 
 	"$helper" csrf-pairs -url "$base_url" -n "$csrf_pair_count" -out "$work_dir/csrf-pairs" ||
 		die "fetching CSRF pairs failed"
