@@ -275,10 +275,10 @@ func ensureAdmin(ctx context.Context, cfg *config.Config, database *db.DB, logge
 	return nil
 }
 
-// runCleanup deletes expired session rows and stale login failures now and
-// then every cleanupInterval, until ctx ends. db.Cleanup deletes them in
-// short statements with a pause between two, which leaves the CPUs to the
-// requests.
+// runCleanup deletes expired session rows, stale login failures and expired
+// WebAuthn challenges now and then every cleanupInterval, until ctx ends.
+// db.Cleanup deletes them in short statements with a pause between two,
+// which leaves the CPUs to the requests.
 func runCleanup(ctx context.Context, database *db.DB, failureWindow time.Duration, logger *slog.Logger) {
 	ticker := time.NewTicker(cleanupInterval)
 	defer ticker.Stop()
@@ -313,6 +313,18 @@ func deleteExpired(ctx context.Context, database *db.DB, options db.CleanupOptio
 	}
 	if result.StaleLoginFailures > 0 {
 		logger.Info("Stale login failures deleted.", "count", result.StaleLoginFailures)
+	}
+
+	// Expired WebAuthn challenges are never accepted, so deleting them
+	// only keeps the table small. They are few, so one statement does.
+	if ctx.Err() == nil {
+		challenges, err := database.DeleteExpiredWebAuthnChallenges(ctx)
+		if err != nil && ctx.Err() == nil {
+			logger.Error("Deleting expired WebAuthn challenges failed.", "error", err)
+		}
+		if challenges > 0 {
+			logger.Info("Expired WebAuthn challenges deleted.", "count", challenges)
+		}
 	}
 
 	return result

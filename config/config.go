@@ -78,6 +78,13 @@ type Config struct {
 	// DefaultBcryptConcurrency) is how many bcrypt computations may run at
 	// once in the process.
 	BcryptConcurrency int
+
+	// WebAuthnRPID (WEBAUTHN_RP_ID, default localhost) is the domain that
+	// security keys are registered for. WebAuthnOrigins (WEBAUTHN_ORIGINS,
+	// default http://localhost:PORT) are the origins of the pages that
+	// may use them.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 }
 
 // DefaultBcryptConcurrency returns half the CPUs the process may use, at
@@ -162,6 +169,8 @@ func Load(getenv Getenv) (*Config, error) {
 	c.LoginMaxLockout = r.duration("LOGIN_MAX_LOCKOUT", 15*time.Minute)
 	c.LoginIPMaxFailures = r.intRange("LOGIN_IP_MAX_FAILURES", 50, 1, 1000000)
 	c.BcryptConcurrency = r.intRange("BCRYPT_CONCURRENCY", DefaultBcryptConcurrency(), 1, 1024)
+	c.WebAuthnRPID = r.webAuthnRPID()
+	c.WebAuthnOrigins = r.webAuthnOrigins(c.WebAuthnRPID, c.Port)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
