@@ -108,9 +108,11 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			FirstLockout:       config.LoginFirstLockout,
 			MaxLockout:         cfg.LoginMaxLockout,
 		},
-		ThrottleSecret: cfg.SessionSecret,
-		Bcrypt:         password.NewLimiter(cfg.BcryptConcurrency, bcryptWait),
-		Cache:          guard,
+		ThrottleSecret:  cfg.SessionSecret,
+		Bcrypt:          password.NewLimiter(cfg.BcryptConcurrency, bcryptWait),
+		Cache:           guard,
+		WebAuthnRPID:    cfg.WebAuthnRPID,
+		WebAuthnOrigins: cfg.WebAuthnOrigins,
 	})
 	if err != nil {
 		return err
