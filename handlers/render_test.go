@@ -106,7 +106,7 @@ func sampleData(name, lang string) []any {
 		return []any{
 			adminUserData{User: row, Self: true},
 			adminUserData{User: disabled, NeedPassword: true, ReauthWindow: "10 min", Events: []eventRow{event}},
-			adminUserData{User: row, Events: []eventRow{anonymous}},
+			adminUserData{User: row, Events: []eventRow{anonymous}, SecurityKeys: 2},
 		}
 	case "admin_events":
 		return []any{[]eventRow{}, []eventRow{event, anonymous}}

@@ -496,3 +496,50 @@ func TestSecurityKeyStepWithoutJavaScript(t *testing.T) {
 		t.Errorf("key after the form without script: got %d to %q, want 303 to /dashboard", resp.status, resp.location)
 	}
 }
+
+func TestAdminRemovesSecurityKeys(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminClient("admin@example.org")
+	e.userWithKey("ana@example.org")
+	ana := e.user("ana@example.org")
+
+	page := e.get(admin, userPath(ana, "")+"?lang=en")
+	if !strings.Contains(page.body, `id="remove-keys"`) || !strings.Contains(page.body, "The user has 1 security keys.") {
+		t.Errorf("admin page of a user with a key: want the remove-keys form with the count")
+	}
+	if own := e.get(admin, userPath(e.user("admin@example.org"), "")); strings.Contains(own.body, `id="remove-keys"`) {
+		t.Error("admin's own page: got the remove-keys form, want none")
+	}
+
+	resp := e.adminPost(admin, userPath(ana, "/keys/remove"), nil)
+	if resp.status != http.StatusSeeOther || resp.location != userPath(ana, "?done=keys") {
+		t.Fatalf("remove keys: got %d to %q, want 303 to %s", resp.status, resp.location, userPath(ana, "?done=keys"))
+	}
+	removed := e.eventsOfKind("security_key_removed")
+	if len(removed) != 1 || !strings.Contains(removed[0].details, `"by": "admin"`) || !strings.Contains(removed[0].details, `"security_keys_removed": 1`) {
+		t.Errorf("security_key_removed events: got %+v, want one by admin with 1 key removed", removed)
+	}
+	if resp := e.login(e.client(), "ana@example.org", testPassword); resp.location != "/dashboard" {
+		t.Errorf("login after the admin removed the keys: got %d to %q, want 303 to /dashboard", resp.status, resp.location)
+	}
+}
+
+func TestAdminEndingSessionsKeepsKeys(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminClient("admin@example.org")
+	e.userWithKey("ana@example.org")
+	ana := e.user("ana@example.org")
+
+	if resp := e.adminPost(admin, userPath(ana, "/sessions/end"), nil); resp.status != http.StatusSeeOther {
+		t.Fatalf("end sessions: got %d, want 303", resp.status)
+	}
+	form := url.Values{"password": {"a new password for ana"}, "password_confirm": {"a new password for ana"}}
+	if resp := e.adminPost(admin, userPath(ana, "/password"), form); resp.status != http.StatusSeeOther {
+		t.Fatalf("reset password: got %d, want 303", resp.status)
+	}
+
+	resp := e.login(e.client(), "ana@example.org", "a new password for ana")
+	if resp.status != http.StatusSeeOther || resp.location != "/login/key" {
+		t.Errorf("login after the admin's changes: got %d to %q, want 303 to /login/key", resp.status, resp.location)
+	}
+}

@@ -33,6 +33,7 @@ type keyStore interface {
 	AddSecurityKey(ctx context.Context, k db.SecurityKey) (db.SecurityKey, error)
 	SecurityKeys(ctx context.Context, userID int64) ([]db.SecurityKey, error)
 	DeleteSecurityKey(ctx context.Context, userID, id int64) (string, error)
+	DeleteSecurityKeys(ctx context.Context, userID int64) (int64, error)
 	UseSecurityKey(ctx context.Context, id int64, oldCount, newCount uint32, userVerified, backupState bool) (bool, error)
 
 	PutWebAuthnChallenge(ctx context.Context, ch db.WebAuthnChallenge) error
