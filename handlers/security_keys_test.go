@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -541,5 +543,29 @@ func TestAdminEndingSessionsKeepsKeys(t *testing.T) {
 	resp := e.login(e.client(), "ana@example.org", "a new password for ana")
 	if resp.status != http.StatusSeeOther || resp.location != "/login/key" {
 		t.Errorf("login after the admin's changes: got %d to %q, want 303 to /login/key", resp.status, resp.location)
+	}
+}
+
+func TestSecurityKeyChallengesRandom(t *testing.T) {
+	e := newEnv(t)
+	e.userWithKey("ana@example.org")
+
+	seen := map[string]bool{}
+	for range 3 {
+		var options requestOptions
+		if err := json.Unmarshal([]byte(e.pendingLogin(e.client(), "ana@example.org")), &options); err != nil {
+			t.Fatalf("decode login options: %v", err)
+		}
+		challenge, err := base64.RawURLEncoding.DecodeString(options.PublicKey.Challenge)
+		if err != nil {
+			t.Fatalf("decode challenge %q: %v", options.PublicKey.Challenge, err)
+		}
+		if len(challenge) != 32 {
+			t.Errorf("challenge length: got %d bytes, want 32", len(challenge))
+		}
+		if seen[string(challenge)] {
+			t.Error("challenge: got one twice, want a new one for each login")
+		}
+		seen[string(challenge)] = true
 	}
 }
