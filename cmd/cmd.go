@@ -24,6 +24,8 @@ const usage = `Usage:
   portero user enable --email E            let a disabled user log in again
   portero user unlock --email E            clear the failed logins and login locks of a user's
                                            account and devices; those of client IPs stay
+  portero user keys remove --email E       remove every security key of a user who lost theirs,
+                                           so that the password alone logs in again
   portero sessions revoke --email E        end all sessions of a user and print how many ended
   portero healthcheck                      exit 0 when GET /healthz on the local port returns 200
 

@@ -329,7 +329,7 @@ func TestUserUsageErrors(t *testing.T) {
 		args    []string
 		wantMsg string
 	}{
-		{"no subcommand", []string{"user"}, "create, passwd, disable, enable or unlock"},
+		{"no subcommand", []string{"user"}, "create, passwd, disable, enable, unlock or keys"},
 		{"unknown subcommand", []string{"user", "delete", "--email", "ana@example.org"}, "unknown user subcommand"},
 		{"missing email", []string{"user", "create"}, "--email"},
 		{"email without at sign", []string{"user", "create", "--email", "ana"}, "--email"},

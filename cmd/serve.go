@@ -112,9 +112,11 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			FirstLockout:       config.LoginFirstLockout,
 			MaxLockout:         cfg.LoginMaxLockout,
 		},
-		ThrottleSecret: cfg.SessionSecret,
-		Bcrypt:         password.NewLimiter(cfg.BcryptConcurrency, bcryptWait),
-		Cache:          guard,
+		ThrottleSecret:  cfg.SessionSecret,
+		Bcrypt:          password.NewLimiter(cfg.BcryptConcurrency, bcryptWait),
+		Cache:           guard,
+		WebAuthnRPID:    cfg.WebAuthnRPID,
+		WebAuthnOrigins: cfg.WebAuthnOrigins,
 	})
 	if err != nil {
 		return err
@@ -293,10 +295,10 @@ func ensureAdmin(ctx context.Context, cfg *config.Config, database *db.DB, logge
 	return nil
 }
 
-// runCleanup deletes expired session rows and stale login failures now and
-// then every cleanupInterval, until ctx ends. db.Cleanup deletes them in
-// short statements with a pause between two, which leaves the CPUs to the
-// requests.
+// runCleanup deletes expired session rows, stale login failures and expired
+// WebAuthn challenges now and then every cleanupInterval, until ctx ends.
+// db.Cleanup deletes them in short statements with a pause between two,
+// which leaves the CPUs to the requests.
 func runCleanup(ctx context.Context, database *db.DB, failureWindow time.Duration, logger *slog.Logger) {
 	ticker := time.NewTicker(cleanupInterval)
 	defer ticker.Stop()
@@ -335,6 +337,18 @@ func deleteExpired(ctx context.Context, database *db.DB, options db.CleanupOptio
 	}
 	if result.OldMail > 0 {
 		logger.Info("Old mail outbox rows deleted.", "count", result.OldMail)
+	}
+
+	// Expired WebAuthn challenges are never accepted, so deleting them
+	// only keeps the table small. They are few, so one statement does.
+	if ctx.Err() == nil {
+		challenges, err := database.DeleteExpiredWebAuthnChallenges(ctx)
+		if err != nil && ctx.Err() == nil {
+			logger.Error("Deleting expired WebAuthn challenges failed.", "error", err)
+		}
+		if challenges > 0 {
+			logger.Info("Expired WebAuthn challenges deleted.", "count", challenges)
+		}
 	}
 
 	return result

@@ -21,7 +21,7 @@ import (
 
 func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: user needs a subcommand: create, passwd, disable, enable or unlock", errUsage)
+		return fmt.Errorf("%w: user needs a subcommand: create, passwd, disable, enable, unlock or keys", errUsage)
 	}
 	for _, a := range args {
 		name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")
@@ -34,6 +34,8 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 		return userSetDisabled(ctx, args[0], args[1:], getenv, stdout, stderr)
 	case "unlock":
 		return userUnlock(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return userKeys(ctx, args[1:], getenv, stdout, stderr)
 	}
 
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)

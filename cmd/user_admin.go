@@ -199,3 +199,29 @@ func recordCLIEvent(ctx context.Context, database *db.DB, logger *slog.Logger, k
 		logger.Error("Security event could not be stored.", "event", kind, "user_id", userID, "error", err)
 	}
 }
+
+// userKeys runs `user keys remove`, which deletes every security key of a
+// user, for a user who lost them. The password alone then logs in again.
+func userKeys(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "remove" {
+		return fmt.Errorf("%w: user keys needs the subcommand remove", errUsage)
+	}
+	database, logger, user, err := openForUser(ctx, "user keys remove", args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+
+	removed, err := database.DeleteSecurityKeys(ctx, user.ID)
+	if err != nil {
+		return err
+	}
+	if removed == 0 {
+		fmt.Fprintf(stdout, "User %d (%s) had no security keys.\n", user.ID, user.Email)
+		return nil
+	}
+	recordCLIEvent(ctx, database, logger, handlers.EventSecurityKeyRemoved, user.ID, "security_keys_removed", removed)
+	fmt.Fprintf(stdout, "Removed %d security keys of user %d (%s); the password alone logs in again.\n", removed, user.ID, user.Email)
+
+	return nil
+}

@@ -326,3 +326,51 @@ func TestUserCreateAdmin(t *testing.T) {
 		}
 	}
 }
+
+func TestUserKeysRemove(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+	database, users := createUsers(t, url, "dee@example.org", "eda@example.org")
+	dee, eda := users[0], users[1]
+	ctx := context.Background()
+
+	for i, userID := range []int64{dee.ID, dee.ID, eda.ID} {
+		_, err := database.AddSecurityKey(ctx, db.SecurityKey{UserID: userID, CredentialID: []byte{byte(i + 1)}, PublicKey: []byte{1}, Name: "USB"})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	res := run(t, dbEnv(url), "", "user", "keys", "remove", "--email", "DEE@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "Removed 2 security keys") {
+		t.Errorf("stdout: got %q, want it to say 2 keys were removed", res.stdout)
+	}
+	for _, tc := range []struct {
+		user *db.User
+		want int
+	}{{dee, 0}, {eda, 1}} {
+		keys, err := database.SecurityKeys(ctx, tc.user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != tc.want {
+			t.Errorf("keys of %s: got %d, want %d", tc.user.Email, len(keys), tc.want)
+		}
+	}
+	events, err := database.UserEvents(ctx, dee.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) == 0 || events[0].Kind != "security_key_removed" || events[0].Details["by"] != "cli" {
+		t.Errorf("events of dee: got %+v, want security_key_removed by cli first", events)
+	}
+
+	res = run(t, dbEnv(url), "", "user", "keys", "remove", "--email", "dee@example.org")
+	checkCode(t, res, 0)
+	if !strings.Contains(res.stdout, "had no security keys") {
+		t.Errorf("stdout of a second run: got %q, want it to say there were no keys", res.stdout)
+	}
+	res = run(t, dbEnv(url), "", "user", "keys", "--email", "dee@example.org")
+	checkCode(t, res, 2)
+}

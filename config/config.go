@@ -82,6 +82,12 @@ type Config struct {
 	// SMTP is the mail server for security notices by email, or nil when
 	// neither SMTP_URL nor SMTP_HOST is set, which turns email off.
 	SMTP *SMTP
+	// WebAuthnRPID (WEBAUTHN_RP_ID, default localhost) is the domain that
+	// security keys are registered for. WebAuthnOrigins (WEBAUTHN_ORIGINS,
+	// default http://localhost:PORT) are the origins of the pages that
+	// may use them.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 }
 
 // DefaultBcryptConcurrency returns half the CPUs the process may use, at
@@ -167,6 +173,8 @@ func Load(getenv Getenv) (*Config, error) {
 	c.LoginIPMaxFailures = r.intRange("LOGIN_IP_MAX_FAILURES", 50, 1, 1000000)
 	c.BcryptConcurrency = r.intRange("BCRYPT_CONCURRENCY", DefaultBcryptConcurrency(), 1, 1024)
 	c.SMTP = r.smtp()
+	c.WebAuthnRPID = r.webAuthnRPID()
+	c.WebAuthnOrigins = r.webAuthnOrigins(c.WebAuthnRPID, c.Port)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)

@@ -269,4 +269,8 @@ func TestAccountPagesPhoneLayout(t *testing.T) {
 	requireHint(t, ctx, "Fortaleza:")
 	requireNoSidewaysScroll(t, ctx, "password page")
 	saveScreenshot(t, ctx, filepath.Join(dir, "password-375x800.png"))
+
+	do(t, ctx, "open the security keys page", chromedp.Navigate(d.baseURL()+"/account/keys"))
+	requireNoSidewaysScroll(t, ctx, "security keys page")
+	saveScreenshot(t, ctx, filepath.Join(dir, "keys-375x800.png"))
 }

@@ -41,11 +41,14 @@ type sessionsData struct {
 type reauthData struct {
 	// Action is the path that the form posts to again.
 	Action string
-	// SessionID is the id field of that form, or 0 for none.
-	SessionID int64
+	// ID is the id field of that form, or 0 for none.
+	ID int64
 	// ActionKey is the catalog key of the sentence that names the change
 	// that the password confirms.
 	ActionKey string
+	// Cancel is the page that the cancel link leads back to, or "" for the
+	// sessions page.
+	Cancel string
 }
 
 func (a *App) sessionsShow(c echo.Context) error {
@@ -123,7 +126,7 @@ func (a *App) sessionRevoke(c echo.Context) error {
 	}
 
 	if err := a.reauthenticate(c); err != nil {
-		return a.reauthFailed(c, err, reauthData{Action: "/account/sessions/revoke", SessionID: id, ActionKey: "reauth.action_revoke"})
+		return a.reauthFailed(c, err, reauthData{Action: "/account/sessions/revoke", ID: id, ActionKey: "reauth.action_revoke"})
 	}
 
 	list, err := a.store.UserSessions(ctx, user.ID)

@@ -52,6 +52,7 @@ func (a *App) adminRoutes(g *echo.Group) {
 	g.POST("/users/:id/role", a.adminSetRole)
 	g.POST("/users/:id/password", a.adminResetPassword)
 	g.POST("/users/:id/sessions/end", a.adminEndSessions)
+	g.POST("/users/:id/keys/remove", a.adminRemoveKeys)
 	g.Match(getOrHead, "/events", a.adminEvents)
 }
 

@@ -22,6 +22,8 @@ type adminUserData struct {
 	NeedPassword bool
 	ReauthWindow string
 	Events       []eventRow
+	// SecurityKeys is the number of the user's security keys.
+	SecurityKeys int
 }
 
 // adminDoneKeys maps the done query parameter, which the actions set when
@@ -33,6 +35,7 @@ var adminDoneKeys = map[string]string{
 	"role":     "admin.done_role",
 	"password": "admin.done_password",
 	"sessions": "admin.done_sessions",
+	"keys":     "admin.done_keys",
 }
 
 func (a *App) adminUser(c echo.Context) error {
@@ -56,6 +59,10 @@ func (a *App) showAdminUser(c echo.Context, target *db.User, status int, failed 
 	if err != nil {
 		return err
 	}
+	keys, err := a.store.SecurityKeys(ctx, target.ID)
+	if err != nil {
+		return err
+	}
 
 	page := a.newPage(c, "admin.user_title")
 	page.Data = adminUserData{
@@ -64,6 +71,7 @@ func (a *App) showAdminUser(c echo.Context, target *db.User, status int, failed 
 		NeedPassword: !a.recentlyAuthenticated(c),
 		ReauthWindow: i18n.FormatDuration(page.Lang, reauthWindow),
 		Events:       eventRows(page.Lang, events),
+		SecurityKeys: len(keys),
 	}
 	if failed != nil {
 		page.Error = page.T(failed.Key, failed.Args...)
@@ -229,6 +237,21 @@ func (a *App) adminEndSessions(c echo.Context) error {
 			return err
 		}
 		a.event(c, EventSessionRevoked, target.ID, adminEventDetails(admin, "sessions_ended", ended)...)
+
+		return nil
+	})
+}
+
+// adminRemoveKeys removes every security key of a user who lost them, so
+// that the password alone logs in again. An admin removes their own keys on
+// /account/keys instead.
+func (a *App) adminRemoveKeys(c echo.Context) error {
+	return a.adminAction(c, "keys", rejectSelf("admin.self_keys"), func(admin, target *db.User) error {
+		removed, err := a.store.DeleteSecurityKeys(c.Request().Context(), target.ID)
+		if err != nil {
+			return err
+		}
+		a.event(c, EventSecurityKeyRemoved, target.ID, adminEventDetails(admin, "security_keys_removed", removed)...)
 
 		return nil
 	})

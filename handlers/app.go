@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -46,6 +47,7 @@ type Store interface {
 	eventStore
 	adminStore
 	noticeStore
+	keyStore
 }
 
 // Options configures an App.
@@ -86,6 +88,12 @@ type Options struct {
 	// that change notifications arrive. Pass the same guard to
 	// session.NewManager, and the notifications to Changed.
 	Cache *cache.Guard
+
+	// WebAuthnRPID is the domain that security keys are bound to, and
+	// WebAuthnOrigins are the origins of the pages that may use them.
+	// Empty values mean localhost and http://localhost, for tests.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 }
 
 // App holds the dependencies of every handler.
@@ -121,6 +129,11 @@ type App struct {
 	pepperMissing func(clientIP, host string)
 	// unavailableWarning logs 503 responses, at most once a minute.
 	unavailableWarning func(args []any)
+	// webauthn runs the ceremonies that register and check security keys.
+	webauthn *webauthn.WebAuthn
+	// pendingLogins is the cookie of a login that waits for its security
+	// key.
+	pendingLogins pendingLoginCookie
 
 	// ready is false until the database schema is migrated, and readyCh
 	// closes when it turns true.
@@ -194,6 +207,17 @@ func New(opts Options) (*App, error) {
 	}
 	a.assets = assets
 
+	rpID, origins := opts.WebAuthnRPID, opts.WebAuthnOrigins
+	if rpID == "" {
+		rpID = "localhost"
+	}
+	if len(origins) == 0 {
+		origins = []string{"http://localhost"}
+	}
+	if a.webauthn, err = newWebAuthn(rpID, origins); err != nil {
+		return nil, err
+	}
+
 	pages, err := parseTemplates(templates.FS, template.FuncMap{"asset": a.assetURL})
 	if err != nil {
 		return nil, err
@@ -204,6 +228,11 @@ func New(opts Options) (*App, error) {
 	if opts.SecureCookies {
 		csrfName, deviceName = "__Host-portero_csrf", "__Host-portero_device"
 	}
+	pendingName := "portero_login_key"
+	if opts.SecureCookies {
+		pendingName = "__Host-portero_login_key"
+	}
+	a.pendingLogins = pendingLoginCookie{name: pendingName, secure: opts.SecureCookies}
 	a.devices = deviceCookies{name: deviceName, secure: opts.SecureCookies, key: session.DeriveKey(opts.ThrottleSecret, "device cookie", 32)}
 	a.csrf = &csrf{cookieName: csrfName, secure: opts.SecureCookies, maxAge: opts.CSRFMaxAge}
 	for _, secret := range [][]byte{opts.CSRFSecret, opts.CSRFPreviousSecret} {
@@ -258,6 +287,8 @@ func (a *App) Handler() *echo.Echo {
 	page(getOrHead, "/", a.home)
 	page(getOrHead, "/login", a.loginShow)
 	page(post, "/login", a.loginCheck)
+	page(getOrHead, "/login/key", a.loginKeyShow)
+	page(post, "/login/key", a.loginKeyCheck)
 	page(getOrHead, "/dashboard", a.dashboard, a.requireUser)
 	page(post, "/logout", a.logout)
 
@@ -267,6 +298,10 @@ func (a *App) Handler() *echo.Echo {
 	page(post, "/account/sessions/revoke-others", a.sessionsRevokeOthers, a.requireUser)
 	page(getOrHead, "/account/password", a.passwordShow, a.requireUser)
 	page(post, "/account/password", a.passwordChange, a.requireUser)
+	page(getOrHead, "/account/keys", a.keysShow, a.requireUser)
+	page(post, "/account/keys/options", a.keyOptions, a.requireUser)
+	page(post, "/account/keys", a.keyAdd, a.requireUser)
+	page(post, "/account/keys/remove", a.keyRemove, a.requireUser)
 
 	// The account overview with the user's security events, and the admin
 	// pages, which respond with 403 to users without the admin role.

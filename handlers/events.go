@@ -44,6 +44,8 @@ var EventKinds = []string{
 	EventUserCreated,
 	EventRoleChanged,
 	EventLoginUnlocked,
+	EventSecurityKeyAdded,
+	EventSecurityKeyRemoved,
 }
 
 // Values of the "by" detail of an event that someone other than the user

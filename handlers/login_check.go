@@ -103,23 +103,24 @@ func (a *App) loginCheck(c echo.Context) error {
 		return a.loginFailed(c, form, http.StatusUnauthorized, "login.failed")
 	}
 
-	// A login through a device cookie clears only that device's count,
-	// because the account's count belongs to browsers without one, possibly
-	// an attacker's. It runs out on its own.
-	if state.Failures > 0 {
-		if err := a.store.ResetLoginFailures(ctx, subject); err != nil {
-			return err
-		}
-	}
-	if _, err := a.startSession(c, user.ID); err != nil {
+	user.PasswordHash = a.upgradeHash(ctx, user, pw)
+
+	// A user with a security key has no session until the key's assertion
+	// verifies too. The password rules need the password, so they are
+	// checked now. The failure count is cleared only once the key
+	// verifies, so that failed key steps add up to a lock.
+	owner, err := a.keyOwnerOf(ctx, user)
+	if err != nil {
 		return err
 	}
-	a.csrf.rotate(c)
-	// The device cookie is signed with the hash that the next login reads,
-	// so it follows the upgrade. Device cookies of other browsers, signed
-	// with the old hash, stop counting until those browsers log in again.
-	user.PasswordHash = a.upgradeHash(ctx, user, pw)
-	a.devices.issue(c, user.ID, user.PasswordHash, time.Now())
+	if len(owner.keys) > 0 {
+		weak := password.ValidateNew(pw, user.Email) != nil
+		return a.startKeyLogin(c, owner, form.Next, weak)
+	}
+
+	if err := a.completeLogin(c, user, subject, state); err != nil {
+		return err
+	}
 	a.log.Info("User logged in.", "user_id", user.ID, "client_ip", c.RealIP())
 	a.event(c, EventLoginSucceeded, user.ID, a.newDeviceDetails(c, user.ID)...)
 
@@ -132,6 +133,31 @@ func (a *App) loginCheck(c echo.Context) error {
 	}
 
 	return a.redirect(c, nextOrDefault(form.Next))
+}
+
+// completeLogin starts the session of a user who passed every step of the
+// login, under a new ID, and issues a new CSRF token and device cookie. A
+// login through a device cookie clears only that device's failure count,
+// because the account's count belongs to browsers without one, possibly an
+// attacker's. It runs out on its own.
+func (a *App) completeLogin(c echo.Context, user *db.User, subject db.LoginSubject, state db.LoginThrottle) error {
+	if state.Failures > 0 {
+		if err := a.store.ResetLoginFailures(c.Request().Context(), subject); err != nil {
+			return err
+		}
+	}
+
+	if _, err := a.startSession(c, user.ID); err != nil {
+		return err
+	}
+	a.csrf.rotate(c)
+	// The device cookie is signed with the hash that the next login reads,
+	// so it follows an upgrade to a peppered hash. Device cookies of other
+	// browsers, signed with the old hash, stop counting until those
+	// browsers log in again.
+	a.devices.issue(c, user.ID, user.PasswordHash, time.Now())
+
+	return nil
 }
 
 // userForLogin returns the user with the email, or nil when there is none.

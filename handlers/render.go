@@ -16,7 +16,7 @@ import (
 
 // pageNames lists every page; parsing fails at start if one is missing.
 var pageNames = []string{"login", "dashboard", "error", "https", "account_sessions", "account_password", "reauth",
-	"my_account", "admin_users", "admin_user", "admin_events"}
+	"my_account", "admin_users", "admin_user", "admin_events", "account_keys", "login_key"}
 
 // parseTemplates parses layout.html with each page into its own set, because
 // every page defines the same "content" block. It returns one set per page

@@ -86,7 +86,15 @@ func sampleData(name, lang string) []any {
 		}
 		return []any{sessionsData{}, sessionsData{Sessions: sessions, HasOthers: true, ReauthNote: hostile}}
 	case "reauth":
-		return []any{reauthData{Action: "/account/sessions/revoke-others", ActionKey: "reauth.action_revoke_other"}, reauthData{Action: "/account/sessions/revoke", SessionID: 3, ActionKey: "reauth.action_revoke"}}
+		return []any{reauthData{Action: "/account/sessions/revoke-others", ActionKey: "reauth.action_revoke_other"}, reauthData{Action: "/account/sessions/revoke", ID: 3, ActionKey: "reauth.action_revoke"}, reauthData{Action: "/account/keys/remove", ID: 4, ActionKey: "reauth.action_remove_key", Cancel: "/account/keys"}}
+	case "account_keys":
+		keys := []keyRow{
+			{ID: 1, Name: hostile, Added: "a", AddedISO: "x", LastUsed: "l", LastUsedISO: "y"},
+			{ID: 2, Name: "USB", Added: hostile, LastUsed: hostile},
+		}
+		return []any{keysData{}, keysData{Keys: keys, ReauthNote: hostile, NeedPassword: true, KeyName: hostile}, keysData{Pending: &pendingKey{Name: hostile, Options: hostile}}}
+	case "login_key":
+		return []any{loginKeyData{}, loginKeyData{Options: `{"publicKey":{"challenge":"` + hostile + `"}}`}}
 	case "my_account":
 		return []any{myAccountData{}, myAccountData{Name: hostile, Email: hostile, Admin: true, EventsLimit: 20, Events: []eventRow{event, anonymous}}}
 	case "admin_users":
@@ -98,7 +106,7 @@ func sampleData(name, lang string) []any {
 		return []any{
 			adminUserData{User: row, Self: true},
 			adminUserData{User: disabled, NeedPassword: true, ReauthWindow: "10 min", Events: []eventRow{event}},
-			adminUserData{User: row, Events: []eventRow{anonymous}},
+			adminUserData{User: row, Events: []eventRow{anonymous}, SecurityKeys: 2},
 		}
 	case "admin_events":
 		return []any{[]eventRow{}, []eventRow{event, anonymous}}
