@@ -137,6 +137,15 @@ func (c *certCluster) writeServerFile(t *testing.T, name string, data []byte) {
 	}
 }
 
+// setPassword sets the password of passwordRole and then writes it, with a
+// line break as editors leave one, into passwordFile.
+func (c *certCluster) setPassword(t *testing.T, passwordFile, password string) {
+	t.Helper()
+
+	c.adminExec(t, fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", passwordRole, password))
+	replaceFile(t, passwordFile, []byte(password+"\n"), 0o600)
+}
+
 // url returns the URL of role's login to dbname with sslmode=verify-full
 // and query's extra parameters.
 func (c *certCluster) url(role, dbname string, query url.Values) string {
@@ -354,10 +363,8 @@ func TestDatabaseCredentials(t *testing.T) {
 
 	t.Run("rotated password used by new connections", func(t *testing.T) {
 		oldPassword := randomPassword(t)
-		newPassword := randomPassword(t)
-		c.adminExec(t, fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", passwordRole, oldPassword))
 		passwordFile := filepath.Join(t.TempDir(), "password")
-		replaceFile(t, passwordFile, []byte(oldPassword+"\n"), 0o600)
+		c.setPassword(t, passwordFile, oldPassword)
 
 		connString := c.url(passwordRole, "postgres", nil)
 		database := openPool(t, connString, db.Options{PasswordFile: passwordFile})
@@ -366,8 +373,7 @@ func TestDatabaseCredentials(t *testing.T) {
 			t.Fatalf("current_user: got %s, want %s", role, passwordRole)
 		}
 
-		c.adminExec(t, fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", passwordRole, newPassword))
-		replaceFile(t, passwordFile, []byte(newPassword+"\n"), 0o600)
+		c.setPassword(t, passwordFile, randomPassword(t))
 		second := acquireNew(t, database)
 		if role, _ := tlsLogin(t, second); role != passwordRole {
 			t.Errorf("current_user after the rotation: got %s, want %s", role, passwordRole)
@@ -381,6 +387,30 @@ func TestDatabaseCredentials(t *testing.T) {
 		_, err = pgx.ConnectConfig(ctx, config)
 		// SQLSTATE 28P01 is invalid_password.
 		requireSQLState(t, err, "28P01", "login with the old password")
+	})
+
+	t.Run("listener renews its login", func(t *testing.T) {
+		oldPassword := randomPassword(t)
+		passwordFile := filepath.Join(t.TempDir(), "password")
+		c.setPassword(t, passwordFile, oldPassword)
+
+		// The listener logs in outside the pool, and must still read the
+		// password file and end its connection at the pool's lifetime.
+		database := openPool(t, c.url(passwordRole, "postgres", nil), db.Options{PasswordFile: passwordFile, MaxConnLifetime: time.Second})
+		rec := startListening(t, database)
+
+		c.setPassword(t, passwordFile, randomPassword(t))
+		rec.mu.Lock()
+		resetsBefore := rec.resets
+		rec.mu.Unlock()
+
+		// The end of the old connection resets, and so does the new one
+		// before it is trusted.
+		rec.waitFor(t, "a renewed listening connection", func() bool { return rec.resets >= resetsBefore+2 })
+		rec.mu.Lock()
+		aliveBefore := rec.alive
+		rec.mu.Unlock()
+		rec.waitFor(t, "heartbeats on a connection opened with the new password", func() bool { return rec.alive > aliveBefore })
 	})
 }
 
