@@ -494,6 +494,20 @@ func TestOpenCredentialFileMode(t *testing.T) {
 	})
 }
 
+// pgx reads the pair at Open, so a rotation that wrote a new key beside the
+// old certificate fails the start with an error that names the files.
+func TestOpenMismatchedCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certPath, keyPath := writeClientFiles(t, dir, ca.clientCert(t, certRole))
+	replaceFile(t, keyPath, ca.clientCert(t, certRole).keyPEM, 0o600)
+
+	_, err := db.Open(context.Background(), closedPortURL(t, certPath, keyPath), db.Options{})
+	if err == nil || !strings.Contains(err.Error(), "sslcert and sslkey") {
+		t.Errorf("Open: got error %v, want one that names sslcert and sslkey", err)
+	}
+}
+
 // A key replaced by a rotation with a wider mode, or a password file that
 // disappears, must stop new connections, not only the start.
 func TestNewConnectionChecksCredentialFiles(t *testing.T) {

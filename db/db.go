@@ -31,8 +31,8 @@ type DB struct {
 }
 
 // Open creates the pool without waiting for the database to respond, so that
-// the server can start while the database is still down. It does read the
-// credential files, and returns an error when one is unusable.
+// the server can start while the database is still down. It reads the
+// credential files, though, and returns an error when one is unusable.
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	files := newCredentialFiles(url, opts)
 	if err := files.check(); err != nil {
@@ -41,7 +41,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, errors.New("parse DATABASE_URL: invalid connection string, or sslcert and sslkey that do not form a certificate and key pair (value not shown)")
+		return nil, errors.New("parse DATABASE_URL: invalid connection string, or sslcert and sslkey files that cannot be read or do not match (value not shown)")
 	}
 	cfg.BeforeConnect = files.beforeConnect
 
