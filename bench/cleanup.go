@@ -69,7 +69,7 @@ func cleanupCommand(ctx context.Context, args []string, _ io.Writer) error {
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	database, err := db.Open(ctx, *databaseURL)
+	database, err := db.Open(ctx, *databaseURL, db.Options{})
 	if err != nil {
 		return err
 	}

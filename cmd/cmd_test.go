@@ -89,7 +89,7 @@ func countUsers(t *testing.T, database *db.DB) int {
 func openDB(t *testing.T, url string) *db.DB {
 	t.Helper()
 
-	database, err := db.Open(context.Background(), url)
+	database, err := db.Open(context.Background(), url, db.Options{})
 	if err != nil {
 		t.Fatalf("open database: %v", err)
 	}

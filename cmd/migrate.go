@@ -15,7 +15,7 @@ func migrate(ctx context.Context, getenv config.Getenv, stderr io.Writer) error 
 	}
 	logger := newLogger(cfg.LogFormat, cfg.LogLevel, stderr)
 
-	database, err := db.Open(ctx, cfg.DatabaseURL)
+	database, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseOptions)
 	if err != nil {
 		return err
 	}

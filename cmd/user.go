@@ -84,7 +84,7 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 		return passwordError(err)
 	}
 
-	database, err := db.Open(ctx, cfg.DatabaseURL)
+	database, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseOptions)
 	if err != nil {
 		return err
 	}

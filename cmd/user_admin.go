@@ -135,7 +135,7 @@ func openForAdmin(ctx context.Context, getenv config.Getenv, stderr io.Writer) (
 		return nil, nil, err
 	}
 
-	database, err := db.Open(ctx, cfg.DatabaseURL)
+	database, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseOptions)
 	if err != nil {
 		return nil, nil, err
 	}

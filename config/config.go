@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/portero/portero/db"
 	"github.com/portero/portero/password"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	AppEnv string
 
 	DatabaseURL string
+	// DatabaseOptions are DATABASE_PASSWORD_FILE,
+	// DATABASE_MAX_CONN_LIFETIME and DATABASE_CHECK_FILE_MODE.
+	DatabaseOptions db.Options
 	// DataDir keeps development state: the generated session secret.
 	DataDir string
 
@@ -126,6 +130,7 @@ func Load(getenv Getenv) (*Config, error) {
 	c.AppEnv = r.oneOf("APP_ENV", EnvDevelopment, EnvDevelopment, EnvProduction)
 	c.DataDir = r.str("DATA_DIR", ".data")
 	c.DatabaseURL = r.databaseURL()
+	c.DatabaseOptions = r.databaseOptions(c.DatabaseURL)
 	c.SessionMaxAge = r.duration("SESSION_MAX_AGE", 720*time.Hour)
 	c.SessionIdleTimeout = r.duration("SESSION_IDLE_TIMEOUT", 168*time.Hour)
 	c.BcryptCost = r.bcryptCost(c.Production())
@@ -194,6 +199,7 @@ func LoadDatabase(getenv Getenv) (*Config, error) {
 		LogLevel:    r.logLevel(),
 		Port:        r.intRange("PORT", 8080, 1, 65535),
 	}
+	c.DatabaseOptions = r.databaseOptions(c.DatabaseURL)
 	c.BcryptCost = r.bcryptCost(c.Production())
 	c.LogFormat = r.logFormat(c.Production())
 	c.PasswordPepper = r.passwordPepper()
@@ -511,6 +517,26 @@ func (r *reader) databaseURL() string {
 	u.RawQuery = q.Encode()
 
 	return u.String()
+}
+
+// databaseOptions reads the connection settings that DATABASE_URL does not
+// carry. The files are checked when db.Open reads them.
+func (r *reader) databaseOptions(databaseURL string) db.Options {
+	opts := db.Options{
+		PasswordFile:      r.str("DATABASE_PASSWORD_FILE", ""),
+		MaxConnLifetime:   r.duration("DATABASE_MAX_CONN_LIFETIME", db.DefaultMaxConnLifetime),
+		SkipFileModeCheck: !r.boolean("DATABASE_CHECK_FILE_MODE", true),
+	}
+
+	if opts.PasswordFile != "" {
+		if u, err := url.Parse(databaseURL); err == nil {
+			if _, hasPassword := u.User.Password(); hasPassword {
+				r.fail("DATABASE_PASSWORD_FILE", opts.PasswordFile, "DATABASE_URL contains a password too; remove it from the URL, so that the file is the only place to rotate it")
+			}
+		}
+	}
+
+	return opts
 }
 
 // LoadPort reads only PORT, for `portero healthcheck`.

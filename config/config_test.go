@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portero/portero/config"
+	"github.com/portero/portero/db"
 )
 
 const (
@@ -53,6 +54,16 @@ func prodEnv(t *testing.T) map[string]string {
 	env["SESSION_SECRET"] = validSecret
 
 	return env
+}
+
+// databaseLoaders are the functions that read the database settings, which
+// must treat them alike.
+var databaseLoaders = []struct {
+	name string
+	load func(config.Getenv) (*config.Config, error)
+}{
+	{"Load", config.Load},
+	{"LoadDatabase", config.LoadDatabase},
 }
 
 // writeFile writes content to a new file in a temporary directory and
@@ -128,6 +139,10 @@ func TestLoadDefaults(t *testing.T) {
 			if want := max(1, runtime.GOMAXPROCS(0)/2); cfg.BcryptConcurrency != want {
 				t.Errorf("BcryptConcurrency: got %d, want %d", cfg.BcryptConcurrency, want)
 			}
+			wantDatabase := db.Options{MaxConnLifetime: time.Hour}
+			if cfg.DatabaseOptions != wantDatabase {
+				t.Errorf("DatabaseOptions: got %+v, want %+v", cfg.DatabaseOptions, wantDatabase)
+			}
 		})
 	}
 }
@@ -145,6 +160,10 @@ func TestLoadSettings(t *testing.T) {
 	env["LOGIN_MAX_LOCKOUT"] = "30m"
 	env["LOGIN_IP_MAX_FAILURES"] = "200"
 	env["BCRYPT_CONCURRENCY"] = "3"
+	env["DATABASE_URL"] = "postgres://portero@127.0.0.1:15432/portero"
+	env["DATABASE_PASSWORD_FILE"] = "/run/secrets/db-password"
+	env["DATABASE_MAX_CONN_LIFETIME"] = "15m"
+	env["DATABASE_CHECK_FILE_MODE"] = "false"
 
 	cfg, err := config.Load(getenv(env))
 	if err != nil {
@@ -190,6 +209,32 @@ func TestLoadSettings(t *testing.T) {
 	if cfg.BcryptConcurrency != 3 {
 		t.Errorf("BcryptConcurrency: got %d, want 3", cfg.BcryptConcurrency)
 	}
+	wantDatabase := db.Options{PasswordFile: "/run/secrets/db-password", MaxConnLifetime: 15 * time.Minute, SkipFileModeCheck: true}
+	if cfg.DatabaseOptions != wantDatabase {
+		t.Errorf("DatabaseOptions: got %+v, want %+v", cfg.DatabaseOptions, wantDatabase)
+	}
+}
+
+// A password in both DATABASE_URL and DATABASE_PASSWORD_FILE would leave the
+// operator unsure which one a rotation must change.
+func TestLoadPasswordFileWithURLPassword(t *testing.T) {
+	for _, loader := range databaseLoaders {
+		t.Run(loader.name, func(t *testing.T) {
+			env := devEnv(t)
+			env["DATABASE_PASSWORD_FILE"] = "/run/secrets/db-password"
+
+			_, err := loader.load(getenv(env))
+			if err == nil {
+				t.Fatalf("%s: got nil error, want an error", loader.name)
+			}
+			if !strings.Contains(err.Error(), "DATABASE_URL contains a password") {
+				t.Errorf("error: got %q, want it to say that DATABASE_URL contains a password", err)
+			}
+			if strings.Contains(err.Error(), dbPassword) {
+				t.Errorf("error: got %q, want it without the password", err)
+			}
+		})
+	}
 }
 
 func TestLoadInvalidValues(t *testing.T) {
@@ -214,6 +259,8 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"unknown log format", false, "LOG_FORMAT", "xml"},
 		{"unknown log level", false, "LOG_LEVEL", "verbose"},
 		{"database ssl not a bool", false, "DATABASE_SSL", "sometimes"},
+		{"connection lifetime under a minute", false, "DATABASE_MAX_CONN_LIFETIME", "30s"},
+		{"file mode check not a bool", false, "DATABASE_CHECK_FILE_MODE", "sometimes"},
 		{"login max failures zero", false, "LOGIN_MAX_FAILURES", "0"},
 		{"login max failures as word", false, "LOGIN_MAX_FAILURES", "five"},
 		{"login window under a minute", false, "LOGIN_FAILURE_WINDOW", "30s"},
@@ -525,16 +572,8 @@ func TestLoadSSLMode(t *testing.T) {
 		{"false with none", "", "false", "disable"},
 	}
 
-	loaders := []struct {
-		name string
-		load func(config.Getenv) (*config.Config, error)
-	}{
-		{"Load", config.Load},
-		{"LoadDatabase", config.LoadDatabase},
-	}
-
 	for _, tt := range tests {
-		for _, loader := range loaders {
+		for _, loader := range databaseLoaders {
 			t.Run(tt.name+" "+loader.name, func(t *testing.T) {
 				env := devEnv(t)
 				env["DATABASE_URL"] = testDatabaseURL + "?application_name=portero-test" + tt.query
@@ -789,6 +828,9 @@ func TestLoadDatabaseMatchesLoad(t *testing.T) {
 			}
 			if dbCfg.LogFormat != full.LogFormat {
 				t.Errorf("LogFormat: got %q, want %q as Load returns", dbCfg.LogFormat, full.LogFormat)
+			}
+			if dbCfg.DatabaseOptions != full.DatabaseOptions {
+				t.Errorf("DatabaseOptions: got %+v, want %+v as Load returns", dbCfg.DatabaseOptions, full.DatabaseOptions)
 			}
 			if dbCfg.Port != full.Port {
 				t.Errorf("Port: got %d, want %d as Load returns", dbCfg.Port, full.Port)

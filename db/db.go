@@ -31,19 +31,31 @@ type DB struct {
 }
 
 // Open creates the pool without waiting for the database to respond, so that
-// the server can start while the database is still down.
-func Open(ctx context.Context, url string) (*DB, error) {
+// the server can start while the database is still down. It reads the
+// credential files, though, and returns an error when one is unusable.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	files := newCredentialFiles(url, opts)
+	if err := files.check(); err != nil {
+		return nil, err
+	}
+
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, errors.New("parse DATABASE_URL: invalid connection string (value not shown)")
+		return nil, errors.New("parse DATABASE_URL: invalid connection string, or sslcert and sslkey files that cannot be read or do not match (value not shown)")
 	}
+	cfg.BeforeConnect = files.beforeConnect
 
 	cfg.MaxConns = 16
 	// Idle connections are closed before a network on the way (for example
 	// Docker Swarm's overlay, which drops idle TCP flows after about 15
 	// minutes) drops them, and health checks catch the ones that broke anyway.
 	cfg.MaxConnIdleTime = 5 * time.Minute
-	cfg.MaxConnLifetime = time.Hour
+	// A connection keeps the certificate or password it was opened with,
+	// so the lifetime bounds how long a rotated credential stays in use.
+	cfg.MaxConnLifetime = DefaultMaxConnLifetime
+	if opts.MaxConnLifetime > 0 {
+		cfg.MaxConnLifetime = opts.MaxConnLifetime
+	}
 	cfg.HealthCheckPeriod = 30 * time.Second
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	cfg.PingTimeout = 2 * time.Second

@@ -384,7 +384,7 @@ func TestIsUnavailable(t *testing.T) {
 	database, _ := testdb.New(t)
 	ctx := context.Background()
 
-	closed, err := db.Open(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", closedPort(t)))
+	closed, err := db.Open(ctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", closedPort(t)), db.Options{})
 	if err != nil {
 		t.Fatalf("Open: got error %v, want nil before any connection", err)
 	}
@@ -453,7 +453,7 @@ func TestIsUnavailableServerShutdown(t *testing.T) {
 func TestOpenInvalidURLHidesPassword(t *testing.T) {
 	const secret = "db-pass-Qz81"
 
-	_, err := db.Open(context.Background(), "postgres://portero:"+secret+"@127.0.0.1:notaport/portero")
+	_, err := db.Open(context.Background(), "postgres://portero:"+secret+"@127.0.0.1:notaport/portero", db.Options{})
 	if err == nil {
 		t.Fatal("Open: got nil error, want an error")
 	}

@@ -27,6 +27,10 @@ func IsUnavailable(err error) bool {
 	switch {
 	case errors.As(err, &connectErr), errors.As(err, &netErr):
 		return true
+	case errors.Is(err, errCredentialFile):
+		// A new connection found its key or password file unusable, as
+		// can happen for a moment while a rotation replaces it.
+		return true
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return true
 	case errors.Is(err, puddle.ErrClosedPool), errors.Is(err, sql.ErrConnDone), strings.HasSuffix(err.Error(), "sql: database is closed"):

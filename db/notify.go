@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -42,8 +43,9 @@ type ListenOptions struct {
 // Listen holds a connection of its own that listens on SessionChannel and
 // UserChannel, and passes what arrives to h until ctx ends. It sends a
 // heartbeat through the pool every opts.Heartbeat, so that a connection that
-// stopped delivering, without an error, is noticed too. After a failure it
-// calls h.Reset and connects again.
+// stopped delivering, without an error, is noticed too. After a failure, and
+// when the connection reaches the pool's MaxConnLifetime, it calls h.Reset
+// and connects again.
 func (d *DB) Listen(ctx context.Context, h ChangeHandler, opts ListenOptions) {
 	go d.sendHeartbeats(ctx, opts.Heartbeat)
 
@@ -54,6 +56,11 @@ func (d *DB) Listen(ctx context.Context, h ChangeHandler, opts ListenOptions) {
 		h.Reset()
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errListenerLifetime) {
+			// A planned renewal, which needs no pause and no warning.
+			delay = 100 * time.Millisecond
+			continue
 		}
 		if time.Since(started) > time.Minute {
 			delay = 100 * time.Millisecond
@@ -72,13 +79,16 @@ func (d *DB) Listen(ctx context.Context, h ChangeHandler, opts ListenOptions) {
 	}
 }
 
+// errListenerLifetime ends a listening connection that reached the pool's
+// MaxConnLifetime, so that it logs in again with the current credentials.
+var errListenerLifetime = errors.New("listening connection reached its maximum lifetime")
+
 func (d *DB) listenOnce(ctx context.Context, h ChangeHandler, heartbeat time.Duration) error {
-	connectCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := pgx.ConnectConfig(connectCtx, d.Pool.Config().ConnConfig.Copy())
-	cancel()
+	conn, err := d.connectListener(ctx)
 	if err != nil {
 		return err
 	}
+	expires := time.Now().Add(d.Pool.Config().MaxConnLifetime)
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -95,9 +105,16 @@ func (d *DB) listenOnce(ctx context.Context, h ChangeHandler, heartbeat time.Dur
 	h.Reset()
 
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, 4*heartbeat)
+		wait := min(4*heartbeat, time.Until(expires))
+		if wait <= 0 {
+			return errListenerLifetime
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, wait)
 		n, err := conn.WaitForNotification(waitCtx)
 		cancel()
+		if err != nil && ctx.Err() == nil && !time.Now().Before(expires) {
+			return errListenerLifetime
+		}
 		if err != nil {
 			return err
 		}
@@ -111,6 +128,25 @@ func (d *DB) listenOnce(ctx context.Context, h ChangeHandler, heartbeat time.Dur
 		}
 		h.Changed(n.Channel, n.Payload)
 	}
+}
+
+// connectListener opens a connection outside the pool with the pool's
+// settings, running its BeforeConnect hook, so that it reads the credential
+// files as pool connections do.
+func (d *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+
+	config := d.Pool.Config()
+	// Config returns a copy, which the hook may change.
+	connConfig := config.ConnConfig
+	if config.BeforeConnect != nil {
+		if err := config.BeforeConnect(ctx, connConfig); err != nil {
+			return nil, err
+		}
+	}
+
+	return pgx.ConnectConfig(ctx, connConfig)
 }
 
 func (d *DB) sendHeartbeats(ctx context.Context, every time.Duration) {

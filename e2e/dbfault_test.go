@@ -1,121 +1,21 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portero/portero/internal/testdb"
 )
 
 // recoveryTimeout bounds the wait for portero to serve pages again after
 // the database comes back. waitForDatabase in cmd/serve.go backs off to
 // 8 s between pings within the first 15 s.
 const recoveryTimeout = 15 * time.Second
-
-// pgCluster is a PostgreSQL cluster of its own that a test stops and starts
-// with scripts/pgcluster.sh, which keeps the data directory and the port.
-type pgCluster struct {
-	dir    string
-	script string
-	// url is the cluster's postgres database.
-	url string
-}
-
-// newCluster initializes and starts a cluster in a new directory under the
-// system's temporary directory, and stops and deletes it when the test ends.
-// The directory is not t.TempDir, because as root the script runs the
-// server as the postgres user, which must be able to enter every parent.
-// NOTE: a cluster outlives a test process that is killed before its
-// cleanup runs; its directory is then left in the temporary directory.
-func newCluster(t *testing.T) *pgCluster {
-	t.Helper()
-
-	script, err := filepath.Abs(filepath.Join("..", "scripts", "pgcluster.sh"))
-	if err != nil {
-		t.Fatalf("find scripts/pgcluster.sh: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "portero-e2e-pg-")
-	if err != nil {
-		t.Fatalf("create a directory for the cluster: %v", err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("chmod 755 %s: %v", dir, err)
-	}
-
-	c := &pgCluster{dir: dir, script: script}
-	t.Cleanup(func() {
-		if _, err := c.run("stop"); err != nil {
-			t.Errorf("stop the cluster in %s: %v", dir, err)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("remove the cluster directory: %v", err)
-		}
-	})
-	c.start(t)
-
-	return c
-}
-
-// run runs the script with args and the cluster's directory, and returns
-// its standard output. The error includes the script's messages.
-func (c *pgCluster) run(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "bash", append([]string{c.script}, append(args, c.dir)...)...)
-	// The settings of a throwaway cluster: no fsync.
-	cmd.Env = append(os.Environ(), "PGCLUSTER_FAST=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", &scriptError{args: args, err: err, stderr: stderr.String()}
-	}
-
-	return strings.TrimSpace(stdout.String()), nil
-}
-
-type scriptError struct {
-	args   []string
-	err    error
-	stderr string
-}
-
-func (e *scriptError) Error() string {
-	return "pgcluster.sh " + strings.Join(e.args, " ") + ": " + e.err.Error() + "; its messages:\n" + e.stderr
-}
-
-// start starts the cluster, on the same port as before when it is free,
-// and requires the URL to stay the same.
-func (c *pgCluster) start(t *testing.T) {
-	t.Helper()
-
-	url, err := c.run("start")
-	if err != nil {
-		t.Fatalf("start the cluster: %v", err)
-	}
-	if c.url != "" && url != c.url {
-		t.Fatalf("cluster URL after a restart: got %s, want %s, because portero keeps the one it started with", url, c.url)
-	}
-	c.url = url
-}
-
-// stop stops the cluster with pg_ctl's fast mode, which ends open
-// connections, and waits until it is down.
-func (c *pgCluster) stop(t *testing.T) {
-	t.Helper()
-
-	if _, err := c.run("stop"); err != nil {
-		t.Fatalf("stop the cluster: %v", err)
-	}
-}
 
 // fetch sends a GET with an optional Accept-Language and returns the status
 // and body.
@@ -164,10 +64,10 @@ func statusOf(target string) int {
 // must respond on /healthz and serve an error page, and start serving pages once
 // the database is up, without a restart.
 func TestDatabaseDownAtStart(t *testing.T) {
-	cluster := newCluster(t)
-	cluster.stop(t)
+	cluster := testdb.NewCluster(t)
+	cluster.Stop(t)
 
-	d := newDeploymentOn(t, cluster.url)
+	d := newDeploymentOn(t, cluster.URL)
 	p := d.spawn(t, d.port)
 
 	// /healthz stays 503 until the first start completes, so Docker does
@@ -201,7 +101,7 @@ func TestDatabaseDownAtStart(t *testing.T) {
 		t.Errorf("server log: got no \"Database is not reachable; retrying.\", want it while the database is down")
 	}
 
-	cluster.start(t)
+	cluster.Start(t)
 	started := time.Now()
 	if !waitFor(recoveryTimeout, func() bool { return statusOf(p.baseURL()+"/readyz") == http.StatusOK }) {
 		t.Fatalf("GET /readyz after the database started: got no 200 within %s, want 200", recoveryTimeout)
@@ -231,8 +131,8 @@ func TestDatabaseDownAtStart(t *testing.T) {
 func TestDatabaseOutageKeepsSessions(t *testing.T) {
 	const users = 4
 
-	cluster := newCluster(t)
-	d := newDeploymentOn(t, cluster.url)
+	cluster := testdb.NewCluster(t)
+	d := newDeploymentOn(t, cluster.URL)
 	emails := make([]string, users)
 	passwords := make([]string, users)
 	for i := range users {
@@ -256,7 +156,7 @@ func TestDatabaseOutageKeepsSessions(t *testing.T) {
 	})
 
 	time.Sleep(300 * time.Millisecond)
-	cluster.stop(t)
+	cluster.Stop(t)
 	time.Sleep(2 * time.Second)
 	if got := statusOf(p.baseURL() + "/readyz"); got != http.StatusServiceUnavailable {
 		t.Errorf("GET /readyz with the database down: got status %d, want 503", got)
@@ -278,7 +178,7 @@ func TestDatabaseOutageKeepsSessions(t *testing.T) {
 		t.Errorf("responses with status 503 while the database was down: got 0, want some")
 	}
 
-	cluster.start(t)
+	cluster.Start(t)
 	started := time.Now()
 	for i, client := range clients {
 		var last string

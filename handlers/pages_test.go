@@ -169,7 +169,7 @@ func TestDatabaseDownGives503(t *testing.T) {
 
 	// A second app on a pool whose server is gone: nothing listens there.
 	// It counts as started, as a process would after the database left.
-	down, err := db.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	down, err := db.Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1", db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

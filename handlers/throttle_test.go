@@ -314,7 +314,7 @@ func twoInstances(t *testing.T, opts envOptions) (*env, *env) {
 	t.Helper()
 
 	first, u := testdb.New(t)
-	second, err := db.Open(context.Background(), u)
+	second, err := db.Open(context.Background(), u, db.Options{})
 	if err != nil {
 		t.Fatalf("open a second pool: %v", err)
 	}

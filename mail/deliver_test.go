@@ -253,7 +253,7 @@ func TestTwoDeliverersSendEachEventOnce(t *testing.T) {
 	}
 
 	// A second pool on the same database stands for a second instance.
-	other, err := db.Open(context.Background(), url)
+	other, err := db.Open(context.Background(), url, db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestRunStopsWithContext(t *testing.T) {
 func TestRunLogsDatabaseError(t *testing.T) {
 	t.Parallel()
 	_, url := newMailDB(t)
-	closed, err := db.Open(context.Background(), url)
+	closed, err := db.Open(context.Background(), url, db.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func New(t testing.TB) (*db.DB, string) {
 	u := NewURL(t)
 	ctx := context.Background()
 
-	database, err := db.Open(ctx, u)
+	database, err := db.Open(ctx, u, db.Options{})
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
