@@ -98,20 +98,23 @@ type Options struct {
 
 // App holds the dependencies of every handler.
 type App struct {
-	store       Store
-	sessions    *session.Manager
-	log         *slog.Logger
-	pages       map[string]*template.Template
-	assets      map[string]asset
-	csrf        *csrf
-	idleTimeout time.Duration
-	dummyHash   func() string
-	trusted     []*net.IPNet
-	transport   transport
-	throttle    throttle
-	devices     deviceCookies
-	bcrypt      *password.Limiter
-	hasher      password.Hasher
+	store    Store
+	sessions *session.Manager
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	// dashboardStencils render the dashboard without the template while the
+	// user has no security notice to show.
+	dashboardStencils map[dashboardStencilKey]*stencil
+	assets            map[string]asset
+	csrf              *csrf
+	idleTimeout       time.Duration
+	dummyHash         func() string
+	trusted           []*net.IPNet
+	transport         transport
+	throttle          throttle
+	devices           deviceCookies
+	bcrypt            *password.Limiter
+	hasher            password.Hasher
 	// cacheGuard and users are nil without a cache.
 	cacheGuard *cache.Guard
 	users      *cache.Map[int64, db.User]
@@ -223,6 +226,9 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a.pages = pages
+	if a.dashboardStencils, err = a.buildDashboardStencils(); err != nil {
+		return nil, err
+	}
 
 	csrfName, deviceName := "portero_csrf", "portero_device"
 	if opts.SecureCookies {

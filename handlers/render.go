@@ -119,13 +119,17 @@ func (a *App) render(c echo.Context, status int, name string, page *Page) error 
 		return fmt.Errorf("render page %s: %w", name, err)
 	}
 
-	h := c.Response().Header()
-	h.Set("Content-Language", page.Lang)
-	h.Set("Cache-Control", "no-store")
-
+	setPageHeaders(c, page.Lang)
 	// HTMLBlob copies the bytes into the response before it returns, so the
 	// buffer can go back to the pool afterwards.
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// setPageHeaders sets the headers of every rendered page.
+func setPageHeaders(c echo.Context, lang string) {
+	h := c.Response().Header()
+	h.Set("Content-Language", lang)
+	h.Set("Cache-Control", "no-store")
 }
 
 // pageBuffers keeps render's buffers between requests. Growing a new buffer
