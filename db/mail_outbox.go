@@ -58,7 +58,10 @@ func (d *DB) SetMailEnabled(ctx context.Context, enabled bool) error {
 // ClaimMail claims the due rows of one user, oldest first, and returns
 // them, or none when no row is due. Rows that another instance holds are
 // skipped rather than awaited, so two instances never claim the same row
-// while its lease runs.
+// while its lease runs. A user is skipped while one of the user's rows is
+// claimed or waits for a retry, so later events neither overtake it in a
+// mail of their own nor make one attempt after another while the server
+// fails.
 func (d *DB) ClaimMail(ctx context.Context, claim MailClaim) ([]QueuedMail, error) {
 	rows, err := d.Pool.Query(ctx, `
 		WITH next_user AS (
@@ -72,6 +75,15 @@ func (d *DB) ClaimMail(ctx context.Context, claim MailClaim) ([]QueuedMail, erro
 			      FROM mail_outbox s
 			      WHERE s.user_id = o.user_id
 			        AND s.sent_at > now() - make_interval(secs => $2)
+			  )
+			  AND NOT EXISTS (
+			      SELECT 1
+			      FROM mail_outbox w
+			      WHERE w.user_id = o.user_id
+			        AND w.sent_at IS NULL
+			        AND w.failed_at IS NULL
+			        AND w.attempts > 0
+			        AND w.next_attempt_at > now()
 			  )
 			ORDER BY o.id
 			LIMIT 1

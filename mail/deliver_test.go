@@ -217,10 +217,7 @@ func TestCrashedClaimSentAfterLease(t *testing.T) {
 	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "password_changed"})
 
 	// An instance claims the row and dies before it sends the mail.
-	claimed, err := database.ClaimMail(context.Background(), db.MailClaim{Limit: 50, UserGap: mail.UserGap, Lease: mail.Lease})
-	if err != nil || len(claimed) != 1 {
-		t.Fatalf("ClaimMail: got %d rows, %v; want 1, nil", len(claimed), err)
-	}
+	claimOne(t, database)
 	deliverer := newDeliverer(database, plainSender(server.Port()), nil)
 	if sent := deliverAll(t, deliverer); sent != 0 {
 		t.Errorf("mails sent while the lease runs: got %d, want 0", sent)
@@ -332,6 +329,70 @@ func TestUserGapCollectsBurst(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("second mail: got no %q, want it in\n%s", want, body)
 		}
+	}
+}
+
+func TestRetryHoldsUsersLaterEvents(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	server := smtptest.Start(t, nil)
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	for i := range 3 {
+		testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "login_failed", ClientIP: fmt.Sprintf("198.51.100.%d", i+1)})
+	}
+	deliverer := newDeliverer(database, plainSender(server.Port()), nil)
+	deliverer.Claim.Limit = 2
+
+	server.Reject("451 4.3.0 Try again later")
+	if _, err := deliverer.DeliverDue(context.Background()); !errors.Is(err, mail.ErrNotSent) {
+		t.Fatalf("DeliverDue while the server rejects: got %v, want ErrNotSent", err)
+	}
+	bob := testdb.CreateUser(t, database, "bob@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: bob.ID, Kind: "password_changed"})
+	server.Reject("")
+
+	// Ana's third event waits behind the two that wait for their retry;
+	// Bob's mail does not.
+	if sent := deliverAll(t, deliverer); sent != 1 {
+		t.Errorf("mails sent while Ana's mail waits for its retry: got %d, want 1", sent)
+	}
+	if got := len(mailsTo(server, "ana@example.org")); got != 0 {
+		t.Errorf("mails to Ana before her retry: got %d, want 0", got)
+	}
+	if got := len(mailsTo(server, "bob@example.org")); got != 1 {
+		t.Errorf("mails to Bob: got %d, want 1", got)
+	}
+	if rows := outboxRows(t, database); len(rows) != 4 || rows[2].attempts != 0 {
+		t.Errorf("outbox: got %+v, want Ana's third row not tried yet", rows)
+	}
+
+	makeDue(t, database)
+	if sent := deliverAll(t, deliverer); sent != 1 {
+		t.Fatalf("mails sent after the retry delay: got %d, want 1", sent)
+	}
+	mails := mailsTo(server, "ana@example.org")
+	if len(mails) != 1 {
+		t.Fatalf("mails to Ana: got %d, want 1", len(mails))
+	}
+	body := decodedBody(t, mails[0].Data)
+	if !strings.Contains(body, "198.51.100.1") || !strings.Contains(body, "198.51.100.2") || strings.Contains(body, "198.51.100.3") {
+		t.Errorf("Ana's mail: got\n%s\nwant her two oldest events", body)
+	}
+}
+
+func TestClaimSkipsUserWithMailInFlight(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	server := smtptest.Start(t, nil)
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "login_failed"})
+
+	// Another instance claims the row and is still sending it.
+	claimOne(t, database)
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "lockout"})
+
+	if sent := deliverAll(t, newDeliverer(database, plainSender(server.Port()), nil)); sent != 0 {
+		t.Errorf("mails sent while another instance sends to the same user: got %d, want 0", sent)
 	}
 }
 
