@@ -61,6 +61,16 @@ func TestLoadSMTP(t *testing.T) {
 			want: config.SMTP{Host: "smtp.example.org", Port: 2465, TLS: "tls", Username: "portero@example.org", Password: "p@ss:word"},
 		},
 		{
+			name: "host name in capitals with auth and without TLS",
+			env:  map[string]string{"SMTP_HOST": "LocalHost", "SMTP_TLS": "none", "SMTP_USERNAME": "portero", "SMTP_PASSWORD": smtpPassword, "SMTP_FROM": "portero@example.org"},
+			want: config.SMTP{Host: "localhost", Port: 25, TLS: "none", Username: "portero", Password: smtpPassword},
+		},
+		{
+			name: "IPv4-mapped loopback address",
+			env:  map[string]string{"SMTP_HOST": "::ffff:127.0.0.1", "SMTP_PORT": "2525", "SMTP_TLS": "none", "SMTP_USERNAME": "portero", "SMTP_PASSWORD": smtpPassword, "SMTP_FROM": "portero@example.org"},
+			want: config.SMTP{Host: "127.0.0.1", Port: 2525, TLS: "none", Username: "portero", Password: smtpPassword},
+		},
+		{
 			name: "URL to loopback without TLS",
 			env:  map[string]string{"SMTP_URL": "smtp://[::1]:2525", "SMTP_TLS": "none", "SMTP_FROM": "portero@example.org"},
 			want: config.SMTP{Host: "::1", Port: 2525, TLS: "none"},
@@ -107,6 +117,10 @@ func TestLoadSMTPInvalid(t *testing.T) {
 		{"missing sender", map[string]string{"SMTP_HOST": "smtp.example.org"}, "missing SMTP_FROM"},
 		{"sender with a line break", map[string]string{"SMTP_HOST": "smtp.example.org", "SMTP_FROM": "portero@example.org\r\nBcc: eve@example.net"}, "invalid SMTP_FROM"},
 		{"two senders", map[string]string{"SMTP_HOST": "smtp.example.org", "SMTP_FROM": "a@example.org, b@example.org"}, "invalid SMTP_FROM"},
+		{"sender with a quoted space", map[string]string{"SMTP_HOST": "smtp.example.org", "SMTP_FROM": `"portero notices"@example.org`}, "invalid SMTP_FROM"},
+		{"host with a port", map[string]string{"SMTP_HOST": "smtp.example.org:25", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_HOST"},
+		{"host in brackets", map[string]string{"SMTP_HOST": "[::1]", "SMTP_TLS": "none", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_HOST"},
+		{"auth without TLS to another loopback address", map[string]string{"SMTP_HOST": "127.0.0.2", "SMTP_TLS": "none", "SMTP_USERNAME": "portero", "SMTP_PASSWORD": smtpPassword, "SMTP_FROM": "portero@example.org"}, "only to localhost, 127.0.0.1 or ::1"},
 		{"sender not in ASCII", map[string]string{"SMTP_HOST": "smtp.example.org", "SMTP_FROM": "portería@example.org"}, "invalid SMTP_FROM"},
 		{"username without password", map[string]string{"SMTP_HOST": "smtp.example.org", "SMTP_USERNAME": "portero", "SMTP_FROM": "portero@example.org"}, "SMTP_PASSWORD or SMTP_PASSWORD_FILE must be set"},
 		{"password without username", map[string]string{"SMTP_HOST": "smtp.example.org", "SMTP_PASSWORD": smtpPassword, "SMTP_FROM": "portero@example.org"}, "SMTP_USERNAME must be set"},
