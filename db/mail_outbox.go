@@ -70,17 +70,17 @@ func (d *DB) ClaimMail(ctx context.Context, claim MailClaim) ([]QueuedMail, erro
 			WHERE o.sent_at IS NULL
 			  AND o.failed_at IS NULL
 			  AND o.next_attempt_at <= now()
-			  AND NOT EXISTS (
-			      SELECT 1
+			  -- The users who got a mail within the gap, and those with a
+			  -- row claimed or waiting for a retry. One set, which
+			  -- PostgreSQL hashes once, rather than a probe per due row.
+			  AND o.user_id NOT IN (
+			      SELECT s.user_id
 			      FROM mail_outbox s
-			      WHERE s.user_id = o.user_id
-			        AND s.sent_at > now() - make_interval(secs => $2)
-			  )
-			  AND NOT EXISTS (
-			      SELECT 1
+			      WHERE s.sent_at > now() - make_interval(secs => $2)
+			      UNION ALL
+			      SELECT w.user_id
 			      FROM mail_outbox w
-			      WHERE w.user_id = o.user_id
-			        AND w.sent_at IS NULL
+			      WHERE w.sent_at IS NULL
 			        AND w.failed_at IS NULL
 			        AND w.attempts > 0
 			        AND w.next_attempt_at > now()
