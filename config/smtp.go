@@ -143,6 +143,10 @@ func (r *reader) smtpURL(s *SMTP, raw string) bool {
 	if u.User != nil {
 		s.Username = u.User.Username()
 		s.Password, _ = u.User.Password()
+		if s.Username == "" || s.Password == "" {
+			r.errs = append(r.errs, errors.New("invalid SMTP_URL (value not shown): it must contain both a user and a password, as in smtp://USER:PASSWORD@HOST, or neither"))
+			return false
+		}
 	}
 
 	return true

@@ -129,6 +129,8 @@ func TestLoadSMTPInvalid(t *testing.T) {
 		{"URL with another scheme", map[string]string{"SMTP_URL": "http://portero:" + smtpPassword + "@smtp.example.org", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_URL"},
 		{"URL with a path", map[string]string{"SMTP_URL": "smtp://smtp.example.org/inbox", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_URL"},
 		{"URL with a bad port", map[string]string{"SMTP_URL": "smtp://smtp.example.org:0", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_URL"},
+		{"URL with a user but no password", map[string]string{"SMTP_URL": "smtp://portero@smtp.example.org", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_URL"},
+		{"URL with a password but no user", map[string]string{"SMTP_URL": "smtp://:" + smtpPassword + "@smtp.example.org", "SMTP_FROM": "portero@example.org"}, "invalid SMTP_URL"},
 		{"URL and a separate password", map[string]string{"SMTP_URL": "smtp://smtp.example.org", "SMTP_PASSWORD": smtpPassword, "SMTP_FROM": "portero@example.org"}, "invalid SMTP_PASSWORD"},
 		{"settings without a server", map[string]string{"SMTP_FROM": "portero@example.org"}, "SMTP_HOST and SMTP_URL are not"},
 		{"password without a server", map[string]string{"SMTP_PASSWORD": smtpPassword}, "invalid SMTP_PASSWORD"},
