@@ -197,6 +197,24 @@ func (d *DB) RetryMail(ctx context.Context, ids []int64, cause string, retry Mai
 	return givenUp, nil
 }
 
+// ReleaseMail returns claimed rows to the queue without counting the
+// attempt, for a send that the shutdown of the instance interrupted, so
+// that the next instance sends them at once.
+func (d *DB) ReleaseMail(ctx context.Context, ids []int64) error {
+	_, err := d.Pool.Exec(ctx, `
+		UPDATE mail_outbox
+		SET attempts = greatest(attempts - 1, 0),
+		    next_attempt_at = now()
+		WHERE id = ANY($1)
+		  AND sent_at IS NULL
+		  AND failed_at IS NULL`, ids)
+	if err != nil {
+		return fmt.Errorf("release mails %v: %w", ids, err)
+	}
+
+	return nil
+}
+
 // GiveUpMail marks the rows as failed at once, for mails that no retry can
 // send, such as one to an invalid address.
 func (d *DB) GiveUpMail(ctx context.Context, ids []int64, cause string) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -393,6 +395,49 @@ func TestClaimSkipsUserWithMailInFlight(t *testing.T) {
 
 	if sent := deliverAll(t, newDeliverer(database, plainSender(server.Port()), nil)); sent != 0 {
 		t.Errorf("mails sent while another instance sends to the same user: got %d, want 0", sent)
+	}
+}
+
+func TestShutdownReleasesInterruptedMail(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	logs := &testlog.Buffer{}
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "password_changed"})
+
+	// A server that accepts the connection and never greets, and a
+	// shutdown that starts once the send is under way.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Close() })
+	ctx, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	go func() {
+		conn, err := listener.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		shutdown()
+		io.Copy(io.Discard, conn)
+	}()
+
+	deliverer := newDeliverer(database, plainSender(listener.Addr().(*net.TCPAddr).Port), logs)
+	if _, err := deliverer.DeliverDue(ctx); err == nil {
+		t.Fatal("DeliverDue interrupted by the shutdown: got no error, want one")
+	}
+
+	rows := outboxRows(t, database)
+	if len(rows) != 1 || rows[0].sent || rows[0].failed || rows[0].attempts != 0 || !rows[0].due {
+		t.Errorf("outbox after the interrupted send: got %+v, want the row due again with no attempt counted", rows)
+	}
+	if !strings.Contains(logs.String(), "interrupted by the shutdown") {
+		t.Errorf("log: got %q, want the interruption", logs.String())
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("log: got %q, want no warning for an interruption", logs.String())
 	}
 }
 
