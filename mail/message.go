@@ -118,9 +118,7 @@ func foldHeader(name, value string) string {
 	b.WriteString(name + ":")
 	lineLen := len(name) + 1
 	for _, word := range strings.Split(value, " ") {
-		// lineLen is 0 right after a fold, where a word goes even when it
-		// is too long.
-		if lineLen > 0 && lineLen+1+len(word) > maxHeaderLine {
+		if lineLen+1+len(word) > maxHeaderLine {
 			b.WriteString("\r\n")
 			lineLen = 0
 		}
