@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -67,7 +69,11 @@ func (r *reader) smtp() *SMTP {
 			return nil
 		}
 	default:
-		s.Host = host
+		var ok bool
+		if s.Host, ok = smtpHost(host); !ok {
+			r.fail("SMTP_HOST", host, "must be a host name or an IP address, without a port or brackets, such as smtp.example.org or ::1")
+			return nil
+		}
 		s.TLS = r.oneOf("SMTP_TLS", SMTPStartTLS, SMTPStartTLS, SMTPImplicitTLS, SMTPNoTLS)
 		s.Port = r.intRange("SMTP_PORT", defaultSMTPPort(s.TLS), 1, 65535)
 		s.Username = r.str("SMTP_USERNAME", "")
@@ -80,8 +86,14 @@ func (r *reader) smtp() *SMTP {
 	if s.Username == "" && s.Password != "" {
 		r.errs = append(r.errs, errors.New("invalid SMTP_PASSWORD (value not shown): SMTP_USERNAME must be set with it"))
 	}
-	if s.TLS == SMTPNoTLS && !loopbackHost(s.Host) {
+	switch {
+	case s.TLS == SMTPNoTLS && !loopbackHost(s.Host):
 		r.fail("SMTP_TLS", SMTPNoTLS, "plain-text SMTP is allowed only to a server on a loopback address such as 127.0.0.1, because mails and the password would cross the network unencrypted; use starttls or tls for "+s.Host)
+	case s.TLS == SMTPNoTLS && s.Username != "" && !plainAuthHost(s.Host):
+		// net/smtp's PlainAuth (checked in Go 1.26) sends a password
+		// without TLS only to these three names and fails every other
+		// login.
+		r.fail("SMTP_TLS", SMTPNoTLS, "with SMTP_TLS=none a username and password are sent only to localhost, 127.0.0.1 or ::1; use one of them as the host of "+s.Host+", or use starttls or tls")
 	}
 	s.From = r.smtpFrom()
 
@@ -105,7 +117,11 @@ func (r *reader) smtpURL(s *SMTP, raw string) bool {
 		}
 	}
 
-	s.Host = u.Hostname()
+	var ok bool
+	if s.Host, ok = smtpHost(u.Hostname()); !ok {
+		r.errs = append(r.errs, errors.New(shape))
+		return false
+	}
 	if u.Scheme == "smtps" {
 		s.TLS = SMTPImplicitTLS
 		if v := r.str("SMTP_TLS", ""); v != "" && !strings.EqualFold(v, SMTPImplicitTLS) {
@@ -127,6 +143,10 @@ func (r *reader) smtpURL(s *SMTP, raw string) bool {
 	if u.User != nil {
 		s.Username = u.User.Username()
 		s.Password, _ = u.User.Password()
+		if s.Username == "" || s.Password == "" {
+			r.errs = append(r.errs, errors.New("invalid SMTP_URL (value not shown): it must contain both a user and a password, as in smtp://USER:PASSWORD@HOST, or neither"))
+			return false
+		}
 	}
 
 	return true
@@ -142,8 +162,11 @@ func (r *reader) smtpFrom() mail.Address {
 	}
 
 	from, err := mail.ParseAddress(v)
-	if err != nil || strings.ContainsAny(v, "\r\n") || !asciiOnly(from.Address) {
-		r.fail("SMTP_FROM", v, "must be one email address in ASCII, such as portero@example.org or Portero <portero@example.org>")
+	// The address goes into MAIL FROM and the From header as it is, so a
+	// quoted local part with a space, which ParseAddress unquotes, is
+	// rejected too.
+	if err != nil || strings.ContainsAny(v, "\r\n") || !printableASCII(from.Address) {
+		r.fail("SMTP_FROM", v, "must be one email address in ASCII without spaces, such as portero@example.org or Portero <portero@example.org>")
 		return mail.Address{}
 	}
 
@@ -172,12 +195,38 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func asciiOnly(s string) bool {
+// printableASCII reports whether s consists of ASCII characters other than
+// spaces and control characters.
+func printableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+		if s[i] <= ' ' || s[i] >= 0x7f {
 			return false
 		}
 	}
 
 	return true
+}
+
+// smtpHost returns the host of the mail server with a name in lower case
+// and an IP address in its shortest form. It reports false unless host is
+// a host name or an IP address.
+func smtpHost(host string) (string, bool) {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Unmap().String(), true
+	}
+	if !hostNamePattern.MatchString(host) {
+		return "", false
+	}
+
+	return strings.ToLower(host), true
+}
+
+// hostNamePattern matches a DNS name: labels of letters, digits, hyphens
+// and underscores separated by dots.
+var hostNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$`)
+
+// plainAuthHost reports whether net/smtp's PlainAuth logs in to host over
+// a connection without TLS.
+func plainAuthHost(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

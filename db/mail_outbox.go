@@ -58,7 +58,10 @@ func (d *DB) SetMailEnabled(ctx context.Context, enabled bool) error {
 // ClaimMail claims the due rows of one user, oldest first, and returns
 // them, or none when no row is due. Rows that another instance holds are
 // skipped rather than awaited, so two instances never claim the same row
-// while its lease runs.
+// while its lease runs. A user is skipped while one of the user's rows is
+// claimed or waits for a retry, so later events neither overtake it in a
+// mail of their own nor make one attempt after another while the server
+// fails.
 func (d *DB) ClaimMail(ctx context.Context, claim MailClaim) ([]QueuedMail, error) {
 	rows, err := d.Pool.Query(ctx, `
 		WITH next_user AS (
@@ -67,11 +70,20 @@ func (d *DB) ClaimMail(ctx context.Context, claim MailClaim) ([]QueuedMail, erro
 			WHERE o.sent_at IS NULL
 			  AND o.failed_at IS NULL
 			  AND o.next_attempt_at <= now()
-			  AND NOT EXISTS (
-			      SELECT 1
+			  -- The users who got a mail within the gap, and those with a
+			  -- row claimed or waiting for a retry. One set, which
+			  -- PostgreSQL hashes once, rather than a probe per due row.
+			  AND o.user_id NOT IN (
+			      SELECT s.user_id
 			      FROM mail_outbox s
-			      WHERE s.user_id = o.user_id
-			        AND s.sent_at > now() - make_interval(secs => $2)
+			      WHERE s.sent_at > now() - make_interval(secs => $2)
+			      UNION ALL
+			      SELECT w.user_id
+			      FROM mail_outbox w
+			      WHERE w.sent_at IS NULL
+			        AND w.failed_at IS NULL
+			        AND w.attempts > 0
+			        AND w.next_attempt_at > now()
 			  )
 			ORDER BY o.id
 			LIMIT 1
@@ -183,6 +195,24 @@ func (d *DB) RetryMail(ctx context.Context, ids []int64, cause string, retry Mai
 	}
 
 	return givenUp, nil
+}
+
+// ReleaseMail returns claimed rows to the queue without counting the
+// attempt, for a send that the shutdown of the instance interrupted, so
+// that the next instance sends them at once.
+func (d *DB) ReleaseMail(ctx context.Context, ids []int64) error {
+	_, err := d.Pool.Exec(ctx, `
+		UPDATE mail_outbox
+		SET attempts = greatest(attempts - 1, 0),
+		    next_attempt_at = now()
+		WHERE id = ANY($1)
+		  AND sent_at IS NULL
+		  AND failed_at IS NULL`, ids)
+	if err != nil {
+		return fmt.Errorf("release mails %v: %w", ids, err)
+	}
+
+	return nil
 }
 
 // GiveUpMail marks the rows as failed at once, for mails that no retry can

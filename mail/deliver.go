@@ -49,6 +49,7 @@ type outbox interface {
 	MarkMailSent(ctx context.Context, ids []int64) error
 	RetryMail(ctx context.Context, ids []int64, cause string, retry db.MailRetry) ([]int64, error)
 	GiveUpMail(ctx context.Context, ids []int64, cause string) error
+	ReleaseMail(ctx context.Context, ids []int64) error
 }
 
 // sender sends one message; *Sender is the SMTP implementation.
@@ -168,6 +169,14 @@ func (d *Deliverer) deliver(ctx context.Context, claimed []db.QueuedMail) (bool,
 		}
 		d.Log.Info("Security notice mail sent.", "user_id", userID, "events", len(ids), "attempt", claimed[0].Attempts)
 		return true, nil
+	case ctx.Err() != nil:
+		// The shutdown closed the connection, which says nothing about the
+		// server, so the attempt is not counted.
+		d.Log.Info("Security notice mail interrupted by the shutdown; it will be sent again.", "user_id", userID, "events", len(ids))
+		if releaseErr := d.Outbox.ReleaseMail(store, ids); releaseErr != nil {
+			return false, errors.Join(err, releaseErr)
+		}
+		return false, fmt.Errorf("%w: %w", ErrNotSent, err)
 	case errors.Is(err, ErrInvalidAddress):
 		d.Log.Error("Security notice mail given up: the user's email is not a valid address.", "user_id", userID, "events", len(ids), "error", err)
 		return false, d.Outbox.GiveUpMail(store, ids, err.Error())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -217,10 +219,7 @@ func TestCrashedClaimSentAfterLease(t *testing.T) {
 	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "password_changed"})
 
 	// An instance claims the row and dies before it sends the mail.
-	claimed, err := database.ClaimMail(context.Background(), db.MailClaim{Limit: 50, UserGap: mail.UserGap, Lease: mail.Lease})
-	if err != nil || len(claimed) != 1 {
-		t.Fatalf("ClaimMail: got %d rows, %v; want 1, nil", len(claimed), err)
-	}
+	claimOne(t, database)
 	deliverer := newDeliverer(database, plainSender(server.Port()), nil)
 	if sent := deliverAll(t, deliverer); sent != 0 {
 		t.Errorf("mails sent while the lease runs: got %d, want 0", sent)
@@ -332,6 +331,113 @@ func TestUserGapCollectsBurst(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("second mail: got no %q, want it in\n%s", want, body)
 		}
+	}
+}
+
+func TestRetryHoldsUsersLaterEvents(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	server := smtptest.Start(t, nil)
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	for i := range 3 {
+		testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "login_failed", ClientIP: fmt.Sprintf("198.51.100.%d", i+1)})
+	}
+	deliverer := newDeliverer(database, plainSender(server.Port()), nil)
+	deliverer.Claim.Limit = 2
+
+	server.Reject("451 4.3.0 Try again later")
+	if _, err := deliverer.DeliverDue(context.Background()); !errors.Is(err, mail.ErrNotSent) {
+		t.Fatalf("DeliverDue while the server rejects: got %v, want ErrNotSent", err)
+	}
+	bob := testdb.CreateUser(t, database, "bob@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: bob.ID, Kind: "password_changed"})
+	server.Reject("")
+
+	// Ana's third event waits behind the two that wait for their retry;
+	// Bob's mail does not.
+	if sent := deliverAll(t, deliverer); sent != 1 {
+		t.Errorf("mails sent while Ana's mail waits for its retry: got %d, want 1", sent)
+	}
+	if got := len(mailsTo(server, "ana@example.org")); got != 0 {
+		t.Errorf("mails to Ana before her retry: got %d, want 0", got)
+	}
+	if got := len(mailsTo(server, "bob@example.org")); got != 1 {
+		t.Errorf("mails to Bob: got %d, want 1", got)
+	}
+	if rows := outboxRows(t, database); len(rows) != 4 || rows[2].attempts != 0 {
+		t.Errorf("outbox: got %+v, want Ana's third row not tried yet", rows)
+	}
+
+	makeDue(t, database)
+	if sent := deliverAll(t, deliverer); sent != 1 {
+		t.Fatalf("mails sent after the retry delay: got %d, want 1", sent)
+	}
+	mails := mailsTo(server, "ana@example.org")
+	if len(mails) != 1 {
+		t.Fatalf("mails to Ana: got %d, want 1", len(mails))
+	}
+	body := decodedBody(t, mails[0].Data)
+	if !strings.Contains(body, "198.51.100.1") || !strings.Contains(body, "198.51.100.2") || strings.Contains(body, "198.51.100.3") {
+		t.Errorf("Ana's mail: got\n%s\nwant her two oldest events", body)
+	}
+}
+
+func TestClaimSkipsUserWithMailInFlight(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	server := smtptest.Start(t, nil)
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "login_failed"})
+
+	// Another instance claims the row and is still sending it.
+	claimOne(t, database)
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "lockout"})
+
+	if sent := deliverAll(t, newDeliverer(database, plainSender(server.Port()), nil)); sent != 0 {
+		t.Errorf("mails sent while another instance sends to the same user: got %d, want 0", sent)
+	}
+}
+
+func TestShutdownReleasesInterruptedMail(t *testing.T) {
+	t.Parallel()
+	database, _ := newMailDB(t)
+	logs := &testlog.Buffer{}
+	ana := testdb.CreateUser(t, database, "ana@example.org")
+	testdb.AddEvent(t, database, db.SecurityEvent{UserID: ana.ID, Kind: "password_changed"})
+
+	// A server that accepts the connection and never greets, and a
+	// shutdown that starts once the send is under way.
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { listener.Close() })
+	ctx, shutdown := context.WithCancel(context.Background())
+	defer shutdown()
+	go func() {
+		conn, err := listener.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		shutdown()
+		io.Copy(io.Discard, conn)
+	}()
+
+	deliverer := newDeliverer(database, plainSender(listener.Addr().(*net.TCPAddr).Port), logs)
+	if _, err := deliverer.DeliverDue(ctx); err == nil {
+		t.Fatal("DeliverDue interrupted by the shutdown: got no error, want one")
+	}
+
+	rows := outboxRows(t, database)
+	if len(rows) != 1 || rows[0].sent || rows[0].failed || rows[0].attempts != 0 || !rows[0].due {
+		t.Errorf("outbox after the interrupted send: got %+v, want the row due again with no attempt counted", rows)
+	}
+	if !strings.Contains(logs.String(), "interrupted by the shutdown") {
+		t.Errorf("log: got %q, want the interruption", logs.String())
+	}
+	if strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("log: got %q, want no warning for an interruption", logs.String())
 	}
 }
 

@@ -84,6 +84,17 @@ func outboxRows(t *testing.T, database *db.DB) []outboxRow {
 	return list
 }
 
+// claimOne claims the one due row with the server's lease, as another
+// instance would, and fails the test unless it got exactly one row.
+func claimOne(t *testing.T, database *db.DB) {
+	t.Helper()
+
+	claimed, err := database.ClaimMail(context.Background(), db.MailClaim{Limit: mail.MaxEventsPerMail, UserGap: mail.UserGap, Lease: mail.Lease})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimMail: got %d rows, %v; want 1, nil", len(claimed), err)
+	}
+}
+
 // makeDue moves the next attempt of every queued row to now, as if the
 // retry delay had passed.
 func makeDue(t *testing.T, database *db.DB) {

@@ -85,7 +85,7 @@ func (m Message) Bytes() ([]byte, error) {
 	// 2047 encoded-word, and quotes one with special characters.
 	header("From", m.From.String())
 	header("To", "<"+m.To+">")
-	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	b.WriteString(foldHeader("Subject", mime.QEncoding.Encode("utf-8", m.Subject)))
 	header("MIME-Version", "1.0")
 	header("Content-Type", "text/plain; charset=utf-8")
 	header("Content-Transfer-Encoding", "quoted-printable")
@@ -101,6 +101,33 @@ func (m Message) Bytes() ([]byte, error) {
 	}
 
 	return b.Bytes(), nil
+}
+
+// maxHeaderLine is the longest header line that foldHeader writes, without
+// its CRLF. RFC 2047 limits a line with encoded-words to 76 characters.
+const maxHeaderLine = 76
+
+// foldHeader returns the header line "name: value" and its CRLF, folded at
+// the spaces of value so that no line exceeds maxHeaderLine unless one word
+// alone does. A fold may come right after the colon, because an
+// encoded-word of 75 characters does not fit after "Subject: ". Unfolding
+// restores the value: the space before each word stays, and the space
+// between two encoded-words is ignored when they are decoded.
+func foldHeader(name, value string) string {
+	var b strings.Builder
+	b.WriteString(name + ":")
+	lineLen := len(name) + 1
+	for _, word := range strings.Split(value, " ") {
+		if lineLen+1+len(word) > maxHeaderLine {
+			b.WriteString("\r\n")
+			lineLen = 0
+		}
+		b.WriteString(" " + word)
+		lineLen += 1 + len(word)
+	}
+	b.WriteString("\r\n")
+
+	return b.String()
 }
 
 // newMessageID returns a Message-ID of 128 random bits at the sender's

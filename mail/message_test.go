@@ -75,6 +75,35 @@ func TestMessageHeaders(t *testing.T) {
 	}
 }
 
+func TestMessageFoldsLongSubject(t *testing.T) {
+	subjects := []string{
+		"Aviso de seguridad de Portero: Inicio de sesión desde un navegador o una dirección IP nuevos / Portero security notice: Login from a new browser or IP address",
+		"Aviso de seguridad de Portero: Cuenta desactivada (por un administrador) / Portero security notice: Account disabled (by an administrator)",
+	}
+	for _, subject := range subjects {
+		m := mail.Message{From: testFrom, To: "ana@example.org", Subject: subject, Body: "x\n", Date: time.Now()}
+		raw, err := m.Bytes()
+		if err != nil {
+			t.Fatalf("Bytes: %v", err)
+		}
+
+		header, _, _ := strings.Cut(string(raw), "\r\n\r\n")
+		for _, line := range strings.Split(header, "\r\n") {
+			if len(line) > 76 {
+				t.Errorf("header line %q: got %d characters, want at most 76", line, len(line))
+			}
+		}
+		msg, err := netmail.ReadMessage(strings.NewReader(string(raw)))
+		if err != nil {
+			t.Fatalf("parse message: %v", err)
+		}
+		got, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		if err != nil || got != subject {
+			t.Errorf("Subject after unfolding: got %q, %v; want %q", got, err, subject)
+		}
+	}
+}
+
 func TestMessageRejectsHeaderInjection(t *testing.T) {
 	base := mail.Message{From: testFrom, To: "ana@example.org", Subject: "Aviso", Body: "x\n", Date: time.Now()}
 	for _, to := range []string{
