@@ -23,6 +23,9 @@
 #   BENCH_CPU_PROFILE  file to write a CPU profile of the first server to, for
 #                   `go tool pprof`. That server then runs inside the helper, and
 #                   the report goes to a temporary file, because profiling slows it.
+#   BENCH_PORTERO   portero binary to measure instead of one built from this
+#                   tree, for example built from an older commit. The report
+#                   then names the binary and goes to a temporary file.
 #   WRK_PATH        wrk binary (default: wrk on PATH, installed from Debian if missing)
 # Needs: what scripts/pgcluster.sh needs, and wrk.
 
@@ -157,8 +160,14 @@ build() {
 
 	binary=$work_dir/portero
 	helper=$work_dir/bench
-	log "building $binary and $helper"
-	"$GO" build -o "$binary" . || die "go build of portero failed"
+	if [[ -n ${BENCH_PORTERO:-} ]]; then
+		log "using the portero binary $BENCH_PORTERO"
+		cp -- "$BENCH_PORTERO" "$binary" || die "cannot copy BENCH_PORTERO=$BENCH_PORTERO"
+	else
+		log "building $binary"
+		"$GO" build -o "$binary" . || die "go build of portero failed"
+	fi
+	log "building $helper"
 	"$GO" build -o "$helper" ./bench || die "go build of bench/ failed"
 }
 
@@ -325,7 +334,7 @@ measure_seeded_table() {
 
 write_report() {
 	local out=$repo_dir/docs/benchmarks.md
-	[[ $mode == full && -z ${BENCH_CPU_PROFILE:-} ]] || out=$work_dir/benchmarks.md
+	[[ $mode == full && -z ${BENCH_CPU_PROFILE:-} && -z ${BENCH_PORTERO:-} ]] || out=$work_dir/benchmarks.md
 	"$helper" report -results "$results" -out "$out" -command "$report_command" -mode "$mode" \
 		-fsync "$fsync" -server-env "${shown_env[*]}" -connections "$connections" -threads "$threads" \
 		-flood-connections "$flood_connections" -csrf-pairs "$csrf_pair_count" \
@@ -341,6 +350,7 @@ main() {
 	wrk=$(source "$repo_dir/scripts/ensure-deps.sh" && find_wrk) || die "wrk not found"
 	log "mode $mode: ${duration} s per run, $rows session rows, $ready_runs restarts, fsync $fsync"
 	revision=$(git describe --always --dirty 2>/dev/null || echo unknown)
+	[[ -z ${BENCH_PORTERO:-} ]] || revision="the binary $BENCH_PORTERO, harness at $revision"
 	load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo unknown)
 
 	build
