@@ -52,7 +52,7 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	tuneGC(getenv)
 	if cfg.AdminPassword != "" {
-		if err := password.ValidateNew(cfg.AdminPassword, cfg.AdminEmail); err != nil {
+		if err := cfg.PasswordHasher().ValidateNew(cfg.AdminPassword, cfg.AdminEmail); err != nil {
 			return fmt.Errorf("invalid ADMIN_PASSWORD (value not shown): %w", passwordError(err))
 		}
 	}

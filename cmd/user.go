@@ -76,10 +76,11 @@ func userCommand(ctx context.Context, args []string, getenv config.Getenv, stdin
 	if err != nil {
 		return err
 	}
-	if err := password.ValidateNew(pw, *email); err != nil {
+	hasher := cfg.PasswordHasher()
+	if err := hasher.ValidateNew(pw, *email); err != nil {
 		return passwordError(err)
 	}
-	hash, err := cfg.PasswordHasher().Hash(pw)
+	hash, err := hasher.Hash(pw)
 	if err != nil {
 		return passwordError(err)
 	}
@@ -179,7 +180,9 @@ func passwordError(err error) error {
 	case errors.Is(err, password.ErrTooShort):
 		return fmt.Errorf("invalid password: it must be at least %d characters long", password.MinChars)
 	case errors.Is(err, password.ErrTooLong):
-		return fmt.Errorf("invalid password: it must be at most %d bytes of UTF-8; bcrypt ignores the rest, so a longer one is rejected rather than cut", password.MaxBytes)
+		return fmt.Errorf("invalid password: it must be at most %d bytes of UTF-8; bcrypt ignores the rest, so a longer one is rejected rather than cut (with PASSWORD_PEPPER set, up to %d characters are allowed)", password.MaxBytes, password.MaxPepperedChars)
+	case errors.Is(err, password.ErrTooManyChars):
+		return fmt.Errorf("invalid password: it must be at most %d characters long", password.MaxPepperedChars)
 	case errors.Is(err, password.ErrInvalidUTF8):
 		return errors.New("invalid password: it is not valid UTF-8")
 	case errors.Is(err, password.ErrEqualsEmail):

@@ -99,3 +99,55 @@ func TestUserCreateRejectsShortPepper(t *testing.T) {
 		t.Errorf("stderr: got %q, want it to name PASSWORD_PEPPER and its minimum length", res.stderr)
 	}
 }
+
+// With PASSWORD_PEPPER, the user commands accept passwords of up to 128
+// characters, whatever their size in bytes.
+func TestUserCommandsLongPasswordsWithPepper(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewURL(t)
+	hasher := password.Hasher{Pepper: []byte(testPepper)}
+	twoByte := strings.Repeat("ñ", 64)
+	emoji := strings.Repeat("😀", 64)
+	tooLong := strings.Repeat("ñ", 129)
+
+	database := openDB(t, url)
+	storedHash := func() string {
+		t.Helper()
+		user, err := database.UserByEmail(context.Background(), "ana@example.org")
+		if err != nil {
+			t.Fatalf("UserByEmail: %v", err)
+		}
+		return user.PasswordHash
+	}
+
+	create := run(t, pepperEnv(url), twoByte+"\n", "user", "create", "--email", "ana@example.org")
+	checkCode(t, create, 0)
+	checkNoPassword(t, create, twoByte)
+	if !hasher.Matches(storedHash(), twoByte) {
+		t.Error("hash from user create of 64 two-byte characters: got no match, want one")
+	}
+
+	passwd := run(t, pepperEnv(url), emoji+"\n", "user", "passwd", "--email", "ana@example.org")
+	checkCode(t, passwd, 0)
+	if !hasher.Matches(storedHash(), emoji) {
+		t.Error("hash from user passwd of 64 emoji: got no match, want one")
+	}
+
+	for _, subcommand := range []string{"create", "passwd"} {
+		res := run(t, pepperEnv(url), tooLong+"\n", "user", subcommand, "--email", "ana@example.org")
+		checkCode(t, res, 1)
+		checkNoPassword(t, res, tooLong)
+		if !strings.Contains(res.stderr, "at most 128 characters") {
+			t.Errorf("user %s with 129 characters: got stderr %q, want it to name the 128-character limit", subcommand, res.stderr)
+		}
+	}
+
+	plain := run(t, dbEnv(url), twoByte+"\n", "user", "passwd", "--email", "ana@example.org")
+	checkCode(t, plain, 1)
+	if !strings.Contains(plain.stderr, "at most 72 bytes") || !strings.Contains(plain.stderr, "PASSWORD_PEPPER") {
+		t.Errorf("user passwd of 128 bytes without a pepper: got stderr %q, want the 72-byte limit and a pointer to PASSWORD_PEPPER", plain.stderr)
+	}
+	if !hasher.Matches(storedHash(), emoji) {
+		t.Error("hash after the rejected commands: got another one, want the emoji password kept")
+	}
+}

@@ -158,7 +158,7 @@ func Load(getenv Getenv) (*Config, error) {
 		r.fail("ADMIN_EMAIL", c.AdminEmail, "must be an email address, such as admin@example.org")
 	}
 	if c.AdminPassword != "" {
-		if err := password.Validate(c.AdminPassword); err != nil {
+		if err := c.PasswordHasher().Validate(c.AdminPassword); err != nil {
 			r.errs = append(r.errs, fmt.Errorf("invalid ADMIN_PASSWORD (value not shown): %w", err))
 		}
 	}

@@ -145,3 +145,40 @@ func TestLoadPepperEqualToSessionSecret(t *testing.T) {
 		})
 	}
 }
+
+// ADMIN_PASSWORD follows the length rule of the pepper setting: 72 bytes
+// without PASSWORD_PEPPER and 128 characters with it.
+func TestLoadAdminPasswordLengthWithPepper(t *testing.T) {
+	tests := []struct {
+		name     string
+		pepper   string // empty means unset
+		password string
+		wantErr  string // empty means no error
+	}{
+		{"64 two-byte characters with pepper", validPepper, strings.Repeat("ñ", 64), ""},
+		{"64 emoji with pepper", validPepper, strings.Repeat("😀", 64), ""},
+		{"129 characters with pepper", validPepper, strings.Repeat("ñ", 129), "longer than 128 characters"},
+		{"64 two-byte characters without pepper", "", strings.Repeat("ñ", 64), "longer than 72 bytes"},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := devEnv(t)
+			env["ADMIN_EMAIL"] = "admin@example.org"
+			env["ADMIN_PASSWORD"] = tt.password
+			if tt.pepper != "" {
+				env["PASSWORD_PEPPER"] = tt.pepper
+			}
+
+			_, err := config.Load(getenv(env))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Load: got error %v, want nil", err)
+			case tt.wantErr != "" && err == nil:
+				t.Errorf("Load: got nil error, want one containing %q", tt.wantErr)
+			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
+				t.Errorf("Load: got error %q, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -39,7 +39,7 @@ func (a *App) passwordChange(c echo.Context) error {
 	case newPassword == "" || confirmation == "":
 		return a.passwordFailed(c, http.StatusUnprocessableEntity, "password.new_missing")
 	}
-	if err := password.ValidateNew(newPassword, user.Email); err != nil {
+	if err := a.hasher.ValidateNew(newPassword, user.Email); err != nil {
 		key, ok := newPasswordErrorKey(err)
 		if !ok {
 			return err
@@ -97,7 +97,7 @@ func (a *App) passwordChange(c echo.Context) error {
 }
 
 // newPasswordErrorKey returns the catalog key of an error that
-// password.ValidateNew returns.
+// password.Hasher.ValidateNew returns.
 func newPasswordErrorKey(err error) (string, bool) {
 	keys := []struct {
 		err error
@@ -105,6 +105,7 @@ func newPasswordErrorKey(err error) (string, bool) {
 	}{
 		{password.ErrTooShort, "password.too_short"},
 		{password.ErrTooLong, "password.too_long"},
+		{password.ErrTooManyChars, "password.too_many_chars"},
 		{password.ErrInvalidUTF8, "password.invalid_utf8"},
 		{password.ErrEqualsEmail, "password.equals_email"},
 		{password.ErrCommon, "password.common"},

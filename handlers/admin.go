@@ -142,7 +142,7 @@ func adminEventDetails(admin *db.User, details ...any) []any {
 }
 
 // adminPasswordKey returns the message key for an error of
-// password.ValidateNew on a password that an admin sets for a user, or the
+// password.Hasher.ValidateNew on a password that an admin sets for a user, or the
 // key of the generic 400 message for any other error.
 func adminPasswordKey(err error) string {
 	switch {
@@ -150,6 +150,8 @@ func adminPasswordKey(err error) string {
 		return "password.too_short"
 	case errors.Is(err, password.ErrTooLong):
 		return "password.too_long"
+	case errors.Is(err, password.ErrTooManyChars):
+		return "password.too_many_chars"
 	case errors.Is(err, password.ErrInvalidUTF8):
 		return "password.invalid_utf8"
 	case errors.Is(err, password.ErrEqualsEmail):
@@ -161,9 +163,9 @@ func adminPasswordKey(err error) string {
 	return "error.400"
 }
 
-// hashNewPassword hashes a password that passed password.ValidateNew in a
-// bcrypt slot. It returns a *formError with status 503 when every slot
-// stays busy.
+// hashNewPassword hashes a password that passed ValidateNew of the app's
+// hasher in a bcrypt slot. It returns a *formError with status 503 when
+// every slot stays busy.
 func (a *App) hashNewPassword(c echo.Context, pw string) (string, error) {
 	release, err := a.bcrypt.Acquire(c.Request().Context())
 	if err != nil {

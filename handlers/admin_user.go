@@ -204,7 +204,7 @@ func (a *App) adminResetPassword(c echo.Context) error {
 			return &formError{Status: http.StatusUnprocessableEntity, Key: "admin.self_password"}
 		}
 
-		return validateNewPassword(target.Email, pw, confirm)
+		return a.validateNewPassword(target.Email, pw, confirm)
 	}
 
 	return a.adminAction(c, "password", check, func(admin, target *db.User) error {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/portero/portero/db"
 	"github.com/portero/portero/i18n"
-	"github.com/portero/portero/password"
 )
 
 // adminUsersData is the data of the user list.
@@ -90,7 +89,7 @@ func (a *App) adminCreateUser(c echo.Context) error {
 	}
 	pw, confirm := c.Request().PostFormValue("password"), c.Request().PostFormValue("password_confirm")
 
-	if failed := validateNewUser(form, pw, confirm); failed != nil {
+	if failed := a.validateNewUser(form, pw, confirm); failed != nil {
 		return a.showAdminUsers(c, failed.Status, form, failed)
 	}
 
@@ -120,7 +119,7 @@ func (a *App) adminCreateUser(c echo.Context) error {
 }
 
 // validateNewUser checks the create form before any bcrypt work.
-func validateNewUser(form adminCreateForm, pw, confirm string) *formError {
+func (a *App) validateNewUser(form adminCreateForm, pw, confirm string) *formError {
 	invalid := func(key string) *formError {
 		return &formError{Status: http.StatusUnprocessableEntity, Key: key}
 	}
@@ -133,12 +132,12 @@ func validateNewUser(form adminCreateForm, pw, confirm string) *formError {
 		return invalid("admin.name_invalid")
 	}
 
-	return validateNewPassword(form.Email, pw, confirm)
+	return a.validateNewPassword(form.Email, pw, confirm)
 }
 
 // validateNewPassword checks a new password, typed twice, for the account
 // with the given email.
-func validateNewPassword(email, pw, confirm string) *formError {
+func (a *App) validateNewPassword(email, pw, confirm string) *formError {
 	key := ""
 	switch {
 	case pw == "" || confirm == "":
@@ -146,7 +145,7 @@ func validateNewPassword(email, pw, confirm string) *formError {
 	case pw != confirm:
 		key = "password.mismatch"
 	default:
-		if err := password.ValidateNew(pw, email); err != nil {
+		if err := a.hasher.ValidateNew(pw, email); err != nil {
 			key = adminPasswordKey(err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portero/portero/db"
-	"github.com/portero/portero/password"
 	"github.com/portero/portero/session"
 )
 
@@ -61,20 +60,25 @@ func (a *App) loginCheck(c echo.Context) error {
 	}
 
 	started := time.Now()
-	release, err := a.bcrypt.Acquire(r.Context())
-	if err != nil {
-		return a.loginBusy(c, form)
-	}
-	// An unknown email is compared against a dummy hash so that the
-	// response takes as long as for a wrong password.
-	hash := a.dummyHash()
-	if user != nil {
-		hash = user.PasswordHash
-	}
-	matches := a.hasher.Matches(hash, pw)
-	release()
-	if !matches {
-		a.warnPepperMissing(hash, c.RealIP(), r.Host)
+	matches := false
+	// A password longer than any that can match costs no bcrypt slot, and
+	// padFailure below makes its failure take as long as a comparison.
+	if !a.hasher.TooLong(pw) {
+		release, err := a.bcrypt.Acquire(r.Context())
+		if err != nil {
+			return a.loginBusy(c, form)
+		}
+		// An unknown email is compared against a dummy hash so that the
+		// response takes as long as for a wrong password.
+		hash := a.dummyHash()
+		if user != nil {
+			hash = user.PasswordHash
+		}
+		matches = a.hasher.Matches(hash, pw)
+		release()
+		if !matches {
+			a.warnPepperMissing(hash, c.RealIP(), r.Host)
+		}
 	}
 
 	reason := ""
@@ -114,7 +118,7 @@ func (a *App) loginCheck(c echo.Context) error {
 		return err
 	}
 	if len(owner.keys) > 0 {
-		weak := password.ValidateNew(pw, user.Email) != nil
+		weak := a.hasher.ValidateNew(pw, user.Email) != nil
 		return a.startKeyLogin(c, owner, form.Next, weak)
 	}
 
@@ -127,7 +131,7 @@ func (a *App) loginCheck(c echo.Context) error {
 	// A password set before the current rules, for example one carried
 	// over from the old app, is checked now that it is known: a short or
 	// common one sends the user to change it.
-	if err := password.ValidateNew(pw, user.Email); err != nil {
+	if err := a.hasher.ValidateNew(pw, user.Email); err != nil {
 		a.log.Info("User logged in with a password that breaks the current rules; asking for a new one.", "user_id", user.ID, "rule", err.Error())
 		return a.redirect(c, "/account/password?weak=1")
 	}

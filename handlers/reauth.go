@@ -71,16 +71,20 @@ func (a *App) verifyCurrentPassword(c echo.Context, user *db.User, pw string) er
 		return &formError{Status: http.StatusTooManyRequests, Key: "login.locked", Args: []any{i18n.FormatDuration(lang, minutes)}}
 	}
 
-	release, err := a.bcrypt.Acquire(ctx)
-	if err != nil {
-		a.busyWarning(c.RealIP(), c.Request().Host)
-		c.Response().Header().Set("Retry-After", "1")
-		return &formError{Status: http.StatusServiceUnavailable, Key: "login.busy"}
-	}
-	matches := a.hasher.Matches(user.PasswordHash, pw)
-	release()
-	if !matches {
-		a.warnPepperMissing(user.PasswordHash, c.RealIP(), c.Request().Host)
+	// A password longer than any that can match costs no bcrypt slot.
+	matches := false
+	if !a.hasher.TooLong(pw) {
+		release, err := a.bcrypt.Acquire(ctx)
+		if err != nil {
+			a.busyWarning(c.RealIP(), c.Request().Host)
+			c.Response().Header().Set("Retry-After", "1")
+			return &formError{Status: http.StatusServiceUnavailable, Key: "login.busy"}
+		}
+		matches = a.hasher.Matches(user.PasswordHash, pw)
+		release()
+		if !matches {
+			a.warnPepperMissing(user.PasswordHash, c.RealIP(), c.Request().Host)
+		}
 	}
 
 	if !matches {

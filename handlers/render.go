@@ -73,6 +73,19 @@ type Page struct {
 	Languages []LangLink
 	User      *db.User
 	Data      any
+	// PasswordLimit comes from the app's password hasher, so
+	// PASSWORD_PEPPER raises it.
+	PasswordLimit PasswordLimit
+}
+
+// PasswordLimit is the maximum length of a new password, for the hints of
+// the password forms and the checks of password.js.
+type PasswordLimit struct {
+	// MaxChars is the maximum in characters, or 0 when MaxBytes alone
+	// limits the length, as without a pepper.
+	MaxChars int
+	// MaxBytes is the maximum in bytes of UTF-8.
+	MaxBytes int
 }
 
 // T returns the message for key in the page's language.
@@ -91,6 +104,7 @@ func (a *App) newPage(c echo.Context, titleKey string) *Page {
 		Languages: languageLinks(lang),
 	}
 	p.Title = p.T(titleKey)
+	p.PasswordLimit.MaxChars, p.PasswordLimit.MaxBytes = a.hasher.MaxLength()
 
 	return p
 }

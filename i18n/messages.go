@@ -54,6 +54,7 @@ var catalog = map[string]map[string]string{
 		"error.503":               "El servicio no está disponible en este momento porque la base de datos no responde. Inténtelo de nuevo en unos segundos.",
 		"password.too_short":      "La contraseña debe tener al menos 12 caracteres.",
 		"password.too_long":       "La contraseña no puede superar los 72 bytes (las letras con tilde y otros caracteres especiales ocupan 2 o más bytes).",
+		"password.too_many_chars": "La contraseña no puede superar los 128 caracteres.",
 		"password.invalid_utf8":   "La contraseña contiene caracteres no válidos.",
 		"time.hours":              "%d horas",
 		"time.hour":               "1 hora",
@@ -125,6 +126,11 @@ var catalog = map[string]map[string]string{
 		"password.meter_fair":        "Fortaleza: aceptable.",
 		"password.meter_strong":      "Fortaleza: fuerte.",
 
+		// With PASSWORD_PEPPER set, the length limit is in characters.
+		"password.rules_chars":        "Use entre 12 y 128 caracteres. No puede ser su correo ni una contraseña común. Varias palabras sin relación entre sí forman una contraseña fuerte y fácil de recordar.",
+		"password.meter_length_chars": "%d de 128 caracteres.",
+		"password.meter_long_chars":   "Demasiado larga: use como máximo 128 caracteres.",
+
 		// Account overview, security events and user administration.
 		"nav.account":                  "Mi cuenta",
 		"nav.admin_users":              "Usuarios",
@@ -182,6 +188,7 @@ var catalog = map[string]map[string]string{
 		"admin.password":               "Contraseña",
 		"admin.password_confirm":       "Repita la contraseña",
 		"admin.password_rules":         "Al menos 12 caracteres y como máximo 72 bytes. No puede ser el correo del usuario ni una contraseña común.",
+		"admin.password_rules_chars":   "Entre 12 y 128 caracteres. No puede ser el correo del usuario ni una contraseña común.",
 		"admin.password_equals_email":  "La contraseña no puede ser el correo del usuario.",
 		"admin.email_invalid":          "Escriba una dirección de correo válida de como máximo 254 caracteres.",
 		"admin.name_invalid":           "El nombre puede tener como máximo 100 caracteres, sin saltos de línea ni otros caracteres de control.",
@@ -343,6 +350,7 @@ var catalog = map[string]map[string]string{
 		"error.503":               "The service is unavailable right now because the database is not responding. Try again in a few seconds.",
 		"password.too_short":      "The password must be at least 12 characters long.",
 		"password.too_long":       "The password cannot be longer than 72 bytes (accented letters and other special characters take 2 or more bytes).",
+		"password.too_many_chars": "The password cannot be longer than 128 characters.",
 		"password.invalid_utf8":   "The password contains invalid characters.",
 		"time.hours":              "%d hours",
 		"time.hour":               "1 hour",
@@ -414,6 +422,11 @@ var catalog = map[string]map[string]string{
 		"password.meter_fair":        "Strength: fair.",
 		"password.meter_strong":      "Strength: strong.",
 
+		// With PASSWORD_PEPPER set, the length limit is in characters.
+		"password.rules_chars":        "Use 12 to 128 characters. It cannot be your email or a common password. A few unrelated words make a strong password that is easy to remember.",
+		"password.meter_length_chars": "%d of 128 characters.",
+		"password.meter_long_chars":   "Too long: use at most 128 characters.",
+
 		// Account overview, security events and user administration.
 		"nav.account":                  "My account",
 		"nav.admin_users":              "Users",
@@ -471,6 +484,7 @@ var catalog = map[string]map[string]string{
 		"admin.password":               "Password",
 		"admin.password_confirm":       "Repeat the password",
 		"admin.password_rules":         "At least 12 characters and at most 72 bytes. It cannot be the user's email or a common password.",
+		"admin.password_rules_chars":   "12 to 128 characters. It cannot be the user's email or a common password.",
 		"admin.password_equals_email":  "The password cannot be the user's email address.",
 		"admin.email_invalid":          "Enter a valid email address of at most 254 characters.",
 		"admin.name_invalid":           "The name can be at most 100 characters long, without line breaks or other control characters.",

@@ -13,8 +13,18 @@ const (
 	// MinChars is the minimum length in characters (Unicode code points).
 	MinChars = 12
 	// MaxBytes is bcrypt's input limit: it ignores every byte after the 72nd,
-	// so a longer password is rejected instead of being silently cut.
+	// so a longer password is rejected instead of being silently cut. It is
+	// the maximum length without a pepper.
 	MaxBytes = 72
+	// MaxPepperedChars is the maximum length in characters with a pepper,
+	// where bcrypt receives a 44-byte pre-hash instead of the password.
+	// OWASP ASVS 4.0.3 requirement 2.1.2 requires that 64 characters be
+	// allowed and more than 128 be denied.
+	MaxPepperedChars = 128
+	// MaxPepperedBytes caps the size of a password with a pepper at
+	// MaxPepperedChars characters of 4 bytes, the longest UTF-8 encoding of a
+	// code point. It also bounds input whose runs of spaces count as one.
+	MaxPepperedBytes = 4 * MaxPepperedChars
 )
 
 // Errors returned by Validate. Callers map them to messages for the user.
@@ -22,6 +32,8 @@ var (
 	ErrTooShort    = errors.New("password is shorter than 12 characters")
 	ErrTooLong     = errors.New("password is longer than 72 bytes")
 	ErrInvalidUTF8 = errors.New("password is not valid UTF-8 or contains control characters")
+	// ErrTooManyChars replaces ErrTooLong when the hasher has a pepper.
+	ErrTooManyChars = errors.New("password is longer than 128 characters")
 )
 
 // Errors that ValidateNew returns in addition to those of Validate.
@@ -30,20 +42,64 @@ var (
 	ErrCommon      = errors.New("password is in the list of common passwords")
 )
 
-// Validate checks the length rules for a new password. Runs of spaces
-// count as one character, so that "a" followed by 11 spaces is too short.
+// Validate checks the length rules for a new password without a pepper:
+// MinChars characters to MaxBytes bytes. Hasher.Validate also covers the
+// rules with a pepper.
 func Validate(pw string) error {
+	return Hasher{}.Validate(pw)
+}
+
+// Validate checks the length rules for a new password. Without a pepper it
+// must have MinChars characters to MaxBytes bytes, and with one MinChars to
+// MaxPepperedChars characters. Runs of spaces count as one character, so
+// that "a" followed by 11 spaces is too short.
+func (h Hasher) Validate(pw string) error {
 	if !utf8.ValidString(pw) || strings.ContainsFunc(pw, unicode.IsControl) {
 		return ErrInvalidUTF8
 	}
-	if len(pw) > MaxBytes {
-		return ErrTooLong
+	if h.TooLong(pw) {
+		return h.errTooLong()
 	}
 	if countChars(pw) < MinChars {
 		return ErrTooShort
 	}
 
 	return nil
+}
+
+// TooLong reports whether pw is longer than any password that can match a
+// hash of this hasher: over MaxBytes bytes without a pepper, and with one
+// over MaxPepperedChars characters or MaxPepperedBytes bytes. It needs no
+// bcrypt, so a login can reject such input cheaply.
+//
+// NOTE: Without a pepper the limit stays at bcrypt's 72 bytes. Pre-hashing
+// the password without a secret key, as the pepper's HMAC does with one,
+// would allow longer passwords but let anyone holding a leaked hash test it
+// against pre-hashes of passwords leaked elsewhere ("password shucking").
+func (h Hasher) TooLong(pw string) bool {
+	maxChars, maxBytes := h.MaxLength()
+
+	return len(pw) > maxBytes || (maxChars > 0 && countChars(pw) > maxChars)
+}
+
+// errTooLong returns the error for a password that TooLong reports.
+func (h Hasher) errTooLong() error {
+	if h.Peppered() {
+		return ErrTooManyChars
+	}
+
+	return ErrTooLong
+}
+
+// MaxLength returns the maximum length of a password in characters and in
+// bytes of UTF-8: 0 characters (no limit) and MaxBytes bytes without a
+// pepper, MaxPepperedChars and MaxPepperedBytes with one.
+func (h Hasher) MaxLength() (chars, bytes int) {
+	if !h.Peppered() {
+		return 0, MaxBytes
+	}
+
+	return MaxPepperedChars, MaxPepperedBytes
 }
 
 // countChars counts the code points of pw, with each run of spaces
@@ -64,10 +120,11 @@ func countChars(pw string) int {
 
 // ValidateNew checks a new password for the account with the given email:
 // the length rules of Validate, then that it is neither the email nor a
-// common password, both compared without regard to case. The password page,
-// the user commands and the check of ADMIN_PASSWORD call it.
-func ValidateNew(pw, email string) error {
-	if err := Validate(pw); err != nil {
+// common password, both compared without regard to case. Every place that
+// accepts a new password calls it: the password page, the admin's forms,
+// the user commands and the check of ADMIN_PASSWORD.
+func (h Hasher) ValidateNew(pw, email string) error {
+	if err := h.Validate(pw); err != nil {
 		return err
 	}
 	if email = strings.TrimSpace(email); email != "" && strings.EqualFold(visible(pw), email) {

@@ -67,6 +67,56 @@ func TestValidateLengths(t *testing.T) {
 	}
 }
 
+func TestValidatePepperedLengths(t *testing.T) {
+	h := password.Hasher{Pepper: []byte("Rw3Jm8Tq1Zc6Vb9Xn4Kd7Hs2Lf5Gp0Ya8Ne3Ou6Ti1C")}
+
+	tests := []struct {
+		name      string
+		pw        string
+		wantBytes int
+		want      error
+	}{
+		{"11 characters", strings.Repeat("ñ", 11), 22, password.ErrTooShort},
+		{"73 bytes", strings.Repeat("ñ", 36) + "a", 73, nil},
+		{"64 two-byte characters", strings.Repeat("ñ", 64), 128, nil},
+		{"64 four-byte characters", strings.Repeat("😀", 64), 256, nil},
+		{"128 ASCII characters", strings.Repeat("a", 128), 128, nil},
+		{"128 four-byte characters", strings.Repeat("😀", 128), 512, nil},
+		{"129 ASCII characters", strings.Repeat("a", 129), 129, password.ErrTooManyChars},
+		{"129 two-byte characters", strings.Repeat("ñ", 129), 258, password.ErrTooManyChars},
+		{"128 characters and a space run", strings.Repeat("a", 127) + strings.Repeat(" ", 386), 513, password.ErrTooManyChars},
+		{"invalid byte", strings.Repeat("ñ", 64) + "\xff", 129, password.ErrInvalidUTF8},
+	}
+
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.pw) != tt.wantBytes {
+				t.Fatalf("test input is %d bytes, want %d", len(tt.pw), tt.wantBytes)
+			}
+
+			if err := h.Validate(tt.pw); !errors.Is(err, tt.want) {
+				t.Errorf("Hasher.Validate with pepper: got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// The rules other than length hold with a pepper too.
+func TestValidateNewPeppered(t *testing.T) {
+	h := password.Hasher{Pepper: []byte("Rw3Jm8Tq1Zc6Vb9Xn4Kd7Hs2Lf5Gp0Ya8Ne3Ou6Ti1C")}
+	const email = "ana@example.com"
+
+	if err := h.ValidateNew(strings.Repeat("ñ", 64), email); err != nil {
+		t.Errorf("64 two-byte characters: got %v, want nil", err)
+	}
+	if err := h.ValidateNew("ANA@example.com", email); !errors.Is(err, password.ErrEqualsEmail) {
+		t.Errorf("the email: got %v, want ErrEqualsEmail", err)
+	}
+	if err := h.ValidateNew("LeaveMeAlone", email); !errors.Is(err, password.ErrCommon) {
+		t.Errorf("common password: got %v, want ErrCommon", err)
+	}
+}
+
 func TestHashAndMatches(t *testing.T) {
 	tests := []struct {
 		name string
@@ -328,7 +378,7 @@ func TestValidateNewCatchesDisguises(t *testing.T) {
 		{"strong passphrase with digits", "7 violet otters juggle 42", nil},
 	}
 	for _, tt := range tests {
-		if got := password.ValidateNew(tt.pw, email); !errors.Is(got, tt.want) && got != tt.want {
+		if got := (password.Hasher{}).ValidateNew(tt.pw, email); !errors.Is(got, tt.want) && got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
 		}
 	}

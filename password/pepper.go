@@ -24,8 +24,9 @@ const PepperedHashLength = len(PepperPrefix) + 60
 // Hasher hashes and checks passwords with bcrypt at one cost, with an
 // optional pepper: a secret key kept outside the database. With a pepper,
 // bcrypt receives the base64 encoding of HMAC-SHA256(pepper, password),
-// which is 44 bytes, so it stays under bcrypt's 72-byte input limit. The
-// password itself stays limited to MaxBytes, as without a pepper.
+// which is 44 bytes, so it stays under bcrypt's 72-byte input limit. So
+// with a pepper a password may be longer than MaxBytes, up to
+// MaxPepperedChars characters.
 type Hasher struct {
 	// Cost is the bcrypt cost of new hashes.
 	Cost int
@@ -46,20 +47,20 @@ func (h Hasher) Peppered() bool { return len(h.Pepper) > 0 }
 // has a pepper, otherwise a plain bcrypt hash. It never returns an empty
 // hash without an error.
 func (h Hasher) Hash(pw string) (string, error) {
-	if err := Validate(pw); err != nil {
+	if err := h.Validate(pw); err != nil {
 		return "", err
 	}
 
 	return h.Rehash(pw)
 }
 
-// Rehash returns a new hash of pw, like Hash, but checks only MaxBytes. It
+// Rehash returns a new hash of pw, like Hash, but checks only TooLong. It
 // is for a password that has just matched its stored hash, which may date
 // from before the rules of Validate, such as a short password imported from
 // another app.
 func (h Hasher) Rehash(pw string) (string, error) {
-	if len(pw) > MaxBytes {
-		return "", ErrTooLong
+	if h.TooLong(pw) {
+		return "", h.errTooLong()
 	}
 	if !h.Peppered() {
 		return bcryptHash([]byte(pw), h.Cost)
@@ -75,9 +76,11 @@ func (h Hasher) Rehash(pw string) (string, error) {
 
 // Matches reports whether pw matches hash, which is either a peppered hash
 // or a plain bcrypt hash with the $2a$, $2b$ or $2y$ prefix. A peppered
-// hash never matches without a pepper, and a password over MaxBytes never
-// matches. In both cases the bcrypt comparison still runs, so that a failure
-// takes the usual time. A malformed hash returns false at once.
+// hash never matches without a pepper. A password over MaxBytes never
+// matches a plain hash, because bcrypt would compare only its first 72
+// bytes, and a password that TooLong reports never matches at all. In these
+// cases the bcrypt comparison still runs, so that a failure takes the usual
+// time. A malformed hash returns false at once.
 func (h Hasher) Matches(hash, pw string) bool {
 	inner, peppered := strings.CutPrefix(hash, PepperPrefix)
 	input := []byte(pw)
@@ -88,7 +91,16 @@ func (h Hasher) Matches(hash, pw string) bool {
 	var ok bool
 	inBackground(func() { ok = bcrypt.CompareHashAndPassword([]byte(inner), input) == nil })
 
-	return ok && len(pw) <= MaxBytes && (!peppered || h.Peppered())
+	switch {
+	case peppered && !h.Peppered():
+		return false
+	case !peppered && len(pw) > MaxBytes:
+		return false
+	case h.TooLong(pw):
+		return false
+	}
+
+	return ok
 }
 
 // NeedsUpgrade reports whether hash should be replaced by a new hash of the

@@ -140,26 +140,34 @@ func TestPepperedHashWithoutPepperNeverMatches(t *testing.T) {
 	}
 }
 
-func TestHasherMatchesOver72Bytes(t *testing.T) {
+func TestHasherMatchesLongPasswords(t *testing.T) {
 	h := password.Hasher{Cost: testCost, Pepper: testPepper}
-	pw := strings.Repeat("ñ", 36)
 
-	hash, err := h.Hash(pw)
-	if err != nil {
-		t.Fatalf("Hash of 72 bytes: got error %v, want nil", err)
-	}
-	if !h.Matches(hash, pw) {
-		t.Errorf("Matches with 72 bytes: got false, want true")
+	for _, pw := range []string{
+		strings.Repeat("ñ", 64),
+		strings.Repeat("😀", 64),
+		strings.Repeat("😀", password.MaxPepperedChars),
+	} {
+		hash, err := h.Hash(pw)
+		if err != nil {
+			t.Fatalf("Hash of %d bytes: got error %v, want nil", len(pw), err)
+		}
+		if !h.Matches(hash, pw) {
+			t.Errorf("Matches with %d bytes: got false, want true", len(pw))
+		}
+		if h.Matches(hash, pw+"a") {
+			t.Errorf("Matches with %d bytes and one more character: got true, want false", len(pw))
+		}
 	}
 
-	longer := pw + "a"
-	if _, err := h.Hash(longer); err != password.ErrTooLong {
-		t.Errorf("Hash of 73 bytes: got error %v, want ErrTooLong", err)
+	longer := strings.Repeat("ñ", password.MaxPepperedChars+1)
+	if _, err := h.Hash(longer); err != password.ErrTooManyChars {
+		t.Errorf("Hash of 129 characters: got error %v, want ErrTooManyChars", err)
 	}
 
 	// The pre-hash of any password is 44 bytes, so bcrypt itself would
-	// accept a longer one. A peppered hash of 73 bytes, built here by hand
-	// since Hash rejects them, must still not match.
+	// accept a longer one. A peppered hash of 129 characters, built here by
+	// hand since Hash rejects them, must still not match.
 	mac := hmac.New(sha256.New, testPepper)
 	mac.Write([]byte(longer))
 	inner, err := bcrypt.GenerateFromPassword([]byte(base64.StdEncoding.EncodeToString(mac.Sum(nil))), testCost)
@@ -167,7 +175,68 @@ func TestHasherMatchesOver72Bytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if h.Matches(password.PepperPrefix+string(inner), longer) {
-		t.Errorf("Matches with 73 bytes against their own peppered hash: got true, want false")
+		t.Errorf("Matches with 129 characters against their own peppered hash: got true, want false")
+	}
+}
+
+// A plain hash, not yet upgraded, still compares the password itself, so
+// the 72-byte limit of bcrypt holds for it even with a pepper.
+func TestHasherPlainHashOver72Bytes(t *testing.T) {
+	h := password.Hasher{Cost: testCost, Pepper: testPepper}
+	pw := strings.Repeat("ñ", 36)
+
+	plain, err := password.Hash(pw, testCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Matches(plain, pw) {
+		t.Errorf("Matches with 72 bytes against a plain hash: got false, want true")
+	}
+	// bcrypt reads only the first 72 bytes, so it would accept this one.
+	if h.Matches(plain, pw+"a") {
+		t.Errorf("Matches with 73 bytes against a plain hash of their first 72: got true, want false")
+	}
+}
+
+func TestHasherTooLong(t *testing.T) {
+	plain := password.Hasher{Cost: testCost}
+	peppered := password.Hasher{Cost: testCost, Pepper: testPepper}
+
+	tests := []struct {
+		name   string
+		hasher password.Hasher
+		pw     string
+		want   bool
+	}{
+		{"72 bytes without pepper", plain, strings.Repeat("ñ", 36), false},
+		{"73 bytes without pepper", plain, strings.Repeat("ñ", 36) + "a", true},
+		{"64 two-byte characters without pepper", plain, strings.Repeat("ñ", 64), true},
+		{"73 bytes with pepper", peppered, strings.Repeat("ñ", 36) + "a", false},
+		{"128 four-byte characters with pepper", peppered, strings.Repeat("😀", 128), false},
+		{"129 characters with pepper", peppered, strings.Repeat("a", 129), true},
+		{"129 two-byte characters with pepper", peppered, strings.Repeat("ñ", 129), true},
+		// A run of spaces counts as one character, so only the byte cap
+		// stops this one.
+		{"513 bytes in 101 characters with pepper", peppered, strings.Repeat("a", 100) + strings.Repeat(" ", 413), true},
+		{"512 bytes in 101 characters with pepper", peppered, strings.Repeat("a", 100) + strings.Repeat(" ", 412), false},
+	}
+
+	for _, tt := range tests {
+		if got := tt.hasher.TooLong(tt.pw); got != tt.want {
+			t.Errorf("%s: TooLong got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestHasherMaxLength(t *testing.T) {
+	chars, bytes := password.Hasher{}.MaxLength()
+	if chars != 0 || bytes != 72 {
+		t.Errorf("MaxLength without pepper: got %d characters and %d bytes, want 0 and 72", chars, bytes)
+	}
+
+	chars, bytes = password.Hasher{Pepper: testPepper}.MaxLength()
+	if chars != 128 || bytes != 512 {
+		t.Errorf("MaxLength with pepper: got %d characters and %d bytes, want 128 and 512", chars, bytes)
 	}
 }
 

@@ -8,14 +8,16 @@
 // A password input with data-meter="ID" updates the element with that ID as
 // the user types. That element contains a <meter>, a visible text that screen
 // readers skip, and a polite live region with the same text for them. Its
-// data-* attributes carry the messages in the page's language.
+// data-* attributes carry the messages in the page's language and the
+// server's maximum length: data-max-bytes in bytes of UTF-8 and, when not 0,
+// data-max-chars in characters.
 (function () {
   "use strict";
 
-  // The same limits as the server's password rules: code points and
-  // UTF-8 bytes.
+  // The same minimum as the server's password rules, in characters.
   var minChars = 12;
-  var maxBytes = 72;
+  // bcrypt's limit, for a page that gives no data-max-bytes.
+  var defaultMaxBytes = 72;
   // Wait this long after the last key press before the live region
   // changes, so that a screen reader does not read out every keystroke.
   var announceDelay = 600;
@@ -51,6 +53,18 @@
     }
   }
 
+  // countChars counts characters as the server does: code points, with
+  // each run of spaces counted once.
+  function countChars(chars) {
+    var n = 0;
+    chars.forEach(function (c, i) {
+      if (c !== " " || chars[i - 1] !== " ") {
+        n++;
+      }
+    });
+    return n;
+  }
+
   // strength returns 1 (weak), 2 (fair) or 3 (strong) for a password that
   // meets the length rules. It is a rough hint from the length and the mix
   // of character kinds. The server does not use it.
@@ -81,19 +95,23 @@
     var live = box.querySelector("[aria-live]");
     var encoder = new TextEncoder();
     var timer = 0;
+    var maxBytes = Number(box.dataset.maxBytes) || defaultMaxBytes;
+    var maxChars = Number(box.dataset.maxChars) || 0;
 
     function describe() {
       var chars = Array.from(input.value);
+      var count = countChars(chars);
       var bytes = encoder.encode(input.value).length;
       if (chars.length === 0) {
         return { level: 0, text: "" };
       }
 
-      var length = box.dataset.length.replace("%d", chars.length).replace("%d", bytes);
-      if (bytes > maxBytes) {
+      // A message with one %d gets only the character count.
+      var length = box.dataset.length.replace("%d", count).replace("%d", bytes);
+      if (bytes > maxBytes || (maxChars > 0 && count > maxChars)) {
         return { level: 0, text: length + " " + box.dataset.long };
       }
-      if (chars.length < minChars) {
+      if (count < minChars) {
         return { level: 0, text: length + " " + box.dataset.short };
       }
 
