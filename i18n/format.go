@@ -1,7 +1,7 @@
 package i18n
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -19,12 +19,37 @@ func FormatTime(lang string, t time.Time) string {
 		months = monthNames[Default]
 	}
 	month := months[t.Month()-1]
+	year, _, day := t.Date()
+	hour, minute, _ := t.Clock()
 
+	// Appending instead of fmt.Sprintf: the dashboard formats two times on
+	// every request.
+	b := make([]byte, 0, 48)
 	if lang == English {
-		return fmt.Sprintf("%s %d, %d, %02d:%02d UTC", month, t.Day(), t.Year(), t.Hour(), t.Minute())
+		b = append(b, month...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(day), 10)
+		b = append(b, ", "...)
+		b = strconv.AppendInt(b, int64(year), 10)
+	} else {
+		b = strconv.AppendInt(b, int64(day), 10)
+		b = append(b, " de "...)
+		b = append(b, month...)
+		b = append(b, " de "...)
+		b = strconv.AppendInt(b, int64(year), 10)
 	}
+	b = append(b, ", "...)
+	b = appendTwoDigits(b, hour)
+	b = append(b, ':')
+	b = appendTwoDigits(b, minute)
+	b = append(b, " UTC"...)
 
-	return fmt.Sprintf("%d de %s de %d, %02d:%02d UTC", t.Day(), month, t.Year(), t.Hour(), t.Minute())
+	return string(b)
+}
+
+// appendTwoDigits appends n, from 0 to 99, with a leading zero below 10.
+func appendTwoDigits(b []byte, n int) []byte {
+	return append(b, byte('0'+n/10), byte('0'+n%10))
 }
 
 // FormatDuration writes d in whole days, hours or minutes, whichever unit
