@@ -105,7 +105,14 @@ func (a *App) startKeyLogin(c echo.Context, owner keyOwner, next string, weakPas
 		Next:         next,
 		WeakPassword: weakPassword,
 		ExpiresAt:    time.Now().Add(ceremonyTimeout),
+		PasswordHash: owner.user.PasswordHash,
 	})
+	if errors.Is(err, db.ErrNotFound) {
+		// The password changed while this login checked the old one.
+		a.pendingLogins.clear(c)
+		a.log.Warn("Login failed.", "reason", "password_changed", "user_id", owner.user.ID, "client_ip", c.RealIP())
+		return a.loginFailed(c, newLoginForm(owner.user.Email, next), http.StatusUnauthorized, "login.failed")
+	}
 	if err != nil {
 		return err
 	}

@@ -569,3 +569,54 @@ func TestSecurityKeyChallengesRandom(t *testing.T) {
 		seen[string(challenge)] = true
 	}
 }
+
+// A login that waits for its key was started with the password of that
+// moment. Changing the password or ending the user's sessions must cancel
+// it, or whoever typed the old password could still finish with the key.
+func TestSecurityKeyPendingLoginEndsWithPasswordOrSessions(t *testing.T) {
+	cases := []struct {
+		name string
+		act  func(e *env, owner, admin *http.Client)
+	}{
+		{"admin resets the password", func(e *env, _, admin *http.Client) {
+			form := url.Values{"password": {newPassword}, "password_confirm": {newPassword}}
+			if resp := e.adminPost(admin, userPath(e.user("ana@example.org"), "/password"), form); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("admin password reset: got %d, want 303", resp.status)
+			}
+		}},
+		{"admin ends the sessions", func(e *env, _, admin *http.Client) {
+			if resp := e.adminPost(admin, userPath(e.user("ana@example.org"), "/sessions/end"), nil); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("admin ends sessions: got %d, want 303", resp.status)
+			}
+		}},
+		{"user changes the password", func(e *env, owner, _ *http.Client) {
+			if resp := e.changePassword(owner, testPassword, newTestPassword, newTestPassword); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("change password: got %d, want 303", resp.status)
+			}
+		}},
+		{"user ends the other sessions", func(e *env, owner, _ *http.Client) {
+			if resp := e.revokeOthers(owner, testPassword); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("end other sessions: got %d, want 303", resp.status)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			admin := e.adminClient("admin@example.org")
+			key := e.userWithKey("ana@example.org")
+			owner := e.loggedInWithKey("ana@example.org", key)
+
+			c := e.client()
+			options := e.pendingLogin(c, "ana@example.org")
+			token := e.csrfToken(c, "/login/key")
+			tc.act(e, owner, admin)
+
+			resp := e.post(c, "/login/key", url.Values{"csrf_token": {token}, "credential": {key.assert(options, testOrigin)}})
+			if resp.status != http.StatusUnauthorized {
+				t.Errorf("key step after the change: got %d to %q, want 401", resp.status, resp.location)
+			}
+			e.requireSignedOut(c, "pending login")
+		})
+	}
+}
