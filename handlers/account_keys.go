@@ -225,11 +225,14 @@ func (a *App) keyAdd(c echo.Context) error {
 		a.log.Info("Security key registration did not verify.", "user_id", user.ID, "error", err)
 		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
 	}
-
-	transports := make([]string, 0, len(credential.Transport))
-	for _, t := range credential.Transport {
-		transports = append(transports, string(t))
+	// The library accepts unknown labels in a COSE key, so a key can be
+	// longer than security_keys allows.
+	if len(credential.PublicKey) > maxPublicKeyLength {
+		a.log.Info("Security key registration rejected: public key too long.", "user_id", user.ID, "length", len(credential.PublicKey))
+		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
 	}
+
+	transports := knownTransports(credential.Transport)
 	key, err := a.store.AddSecurityKey(ctx, db.SecurityKey{
 		UserID:            user.ID,
 		CredentialID:      credential.ID,

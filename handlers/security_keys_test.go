@@ -620,3 +620,40 @@ func TestSecurityKeyPendingLoginEndsWithPasswordOrSessions(t *testing.T) {
 		})
 	}
 }
+
+// A registration whose public key does not fit security_keys, or whose
+// transports are not WebAuthn's, must give a message and no 500.
+func TestAccountKeysRejectOddCredentials(t *testing.T) {
+	e := newEnv(t)
+	c := e.loggedIn("ana@example.org")
+	token := e.csrfToken(c, "/account/keys")
+	add := func(key *softKey) response {
+		t.Helper()
+
+		options := e.keyOptions(c, url.Values{"csrf_token": {token}, "name": {"USB"}})
+		form := url.Values{"csrf_token": {token}, "name": {"USB"}, "credential": {key.register(options, testOrigin)}}
+		return e.post(c, "/account/keys", form, "Accept-Language", "en")
+	}
+
+	// A COSE key padded with an unknown label to more than 4096 bytes.
+	padded := newSoftKey(t)
+	padded.coseExtra = map[int]any{-70000: make([]byte, 5000)}
+	if resp := add(padded); resp.status != http.StatusUnprocessableEntity || !strings.Contains(resp.body, "could not be verified") {
+		t.Errorf("add a key with a 5000-byte public key: got %d, want 422 with the message", resp.status)
+	}
+
+	// Unknown, repeated and NUL-containing transports are dropped.
+	odd := newSoftKey(t)
+	odd.transports = []string{"nfc", "us\x00b", "carrier-pigeon", "nfc", strings.Repeat("z", 2000), "usb"}
+	if resp := add(odd); resp.status != http.StatusSeeOther {
+		t.Fatalf("add a key with odd transports: got %d, want 303; body: %s", resp.status, resp.body)
+	}
+
+	var transports []string
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT transports FROM security_keys`).Scan(&transports); err != nil {
+		t.Fatalf("read transports: %v", err)
+	}
+	if strings.Join(transports, ",") != "nfc,usb" {
+		t.Errorf("stored transports: got %q, want [nfc usb]", transports)
+	}
+}
