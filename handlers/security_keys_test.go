@@ -657,3 +657,63 @@ func TestAccountKeysRejectOddCredentials(t *testing.T) {
 		t.Errorf("stored transports: got %q, want [nfc usb]", transports)
 	}
 }
+
+// A user who passes the password in two tabs of one browser gets the same
+// challenge in both, so the key works in either tab and no tab's key step
+// counts as a failed login.
+func TestSecurityKeyLoginInTwoTabs(t *testing.T) {
+	e := newEnv(t)
+	key := e.userWithKey("ana@example.org")
+	bobsKey := e.userWithKey("bob@example.org")
+
+	c := e.client()
+	first := e.pendingLogin(c, "ana@example.org")
+	second := e.pendingLogin(c, "ana@example.org")
+	if first != second {
+		t.Errorf("options of the second tab: got %s, want those of the first tab, %s", second, first)
+	}
+	if resp := e.postAssertion(c, key.assert(first, testOrigin)); resp.status != http.StatusSeeOther || resp.location != "/dashboard" {
+		t.Errorf("key on the first tab: got %d to %q, want 303 to /dashboard", resp.status, resp.location)
+	}
+	if failed := e.eventsOfKind("login_failed"); len(failed) != 0 {
+		t.Errorf("login_failed events: got %d, want none", len(failed))
+	}
+
+	// A challenge close to its expiry, or one of another user, is not
+	// shared.
+	c = e.client()
+	first = e.pendingLogin(c, "ana@example.org")
+	if _, err := e.db.Pool.Exec(context.Background(), `UPDATE webauthn_challenges SET expires_at = now() + interval '30 seconds'`); err != nil {
+		t.Fatalf("move expiry: %v", err)
+	}
+	if second := e.pendingLogin(c, "ana@example.org"); second == first {
+		t.Error("options after a login whose challenge expires in 30 seconds: got the same, want new ones")
+	}
+	bobs := e.pendingLogin(c, "bob@example.org")
+	if resp := e.postAssertion(c, bobsKey.assert(bobs, testOrigin)); resp.status != http.StatusSeeOther {
+		t.Errorf("bob's key after ana's pending login: got %d, want 303", resp.status)
+	}
+}
+
+// Registering in two tabs of one session keeps the newest registration:
+// the older tab gets a message and leaves the newer one working.
+func TestAccountKeysAddInTwoTabs(t *testing.T) {
+	e := newEnv(t)
+	c := e.loggedIn("ana@example.org")
+	token := e.csrfToken(c, "/account/keys")
+	key := newSoftKey(t)
+
+	older := e.keyOptions(c, url.Values{"csrf_token": {token}, "name": {"First"}})
+	newer := e.keyOptions(c, url.Values{"csrf_token": {token}, "name": {"Second"}})
+
+	form := url.Values{"csrf_token": {token}, "name": {"First"}, "credential": {key.register(older, testOrigin)}}
+	resp := e.post(c, "/account/keys", form, "Accept-Language", "en")
+	if resp.status != http.StatusConflict || !strings.Contains(resp.body, "another tab") {
+		t.Errorf("add on the older tab: got %d, want 409 with the message about another tab", resp.status)
+	}
+
+	form = url.Values{"csrf_token": {token}, "name": {"Second"}, "credential": {key.register(newer, testOrigin)}}
+	if resp := e.post(c, "/account/keys", form); resp.status != http.StatusSeeOther {
+		t.Errorf("add on the newer tab: got %d, want 303", resp.status)
+	}
+}

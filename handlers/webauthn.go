@@ -20,6 +20,11 @@ import (
 // and the server rejects responses to older challenges.
 const ceremonyTimeout = 5 * time.Minute
 
+// minSharedLifetime is the shortest time that a login challenge must have
+// left to be shared with a second login in the same browser. An older one
+// is replaced, so that the user is not left with a few seconds.
+const minSharedLifetime = time.Minute
+
 // maxKeyNameLength is the longest name a security key may have, in
 // characters; the CHECK constraint on security_keys.name allows 64.
 const maxKeyNameLength = 64
