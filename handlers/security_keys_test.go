@@ -506,7 +506,7 @@ func TestAdminRemovesSecurityKeys(t *testing.T) {
 	ana := e.user("ana@example.org")
 
 	page := e.get(admin, userPath(ana, "")+"?lang=en")
-	if !strings.Contains(page.body, `id="remove-keys"`) || !strings.Contains(page.body, "The user has 1 security keys.") {
+	if !strings.Contains(page.body, `id="remove-keys"`) || !strings.Contains(page.body, "Security keys of the user: 1.") {
 		t.Errorf("admin page of a user with a key: want the remove-keys form with the count")
 	}
 	if own := e.get(admin, userPath(e.user("admin@example.org"), "")); strings.Contains(own.body, `id="remove-keys"`) {
