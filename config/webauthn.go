@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // webAuthnRPID reads WEBAUTHN_RP_ID, the domain that security keys are
@@ -20,8 +22,35 @@ func (r *reader) webAuthnRPID() string {
 		r.fail("WEBAUTHN_RP_ID", v, "must be a host name; browsers reject IP addresses as WebAuthn RP IDs")
 		return "localhost"
 	}
+	if hint := hostNameProblem(v); hint != "" {
+		r.fail("WEBAUTHN_RP_ID", v, hint)
+		return "localhost"
+	}
 
 	return v
+}
+
+// hostNameProblem returns why host cannot be the host of a WebAuthn origin
+// or RP ID, or "" when it can. Browsers send the host of an origin in ASCII,
+// with an international name in its xn-- form, and go-webauthn v0.18.2
+// compares it with the configured origins without converting either form.
+func hostNameProblem(host string) string {
+	for _, r := range host {
+		if r > unicode.MaxASCII {
+			return "must be in ASCII; write an international domain name in its xn-- form, as browsers send it"
+		}
+	}
+
+	valid := len(host) <= 253
+	for _, label := range strings.Split(host, ".") {
+		valid = valid && label != "" && len(label) <= 63 && !strings.HasPrefix(label, "-") && !strings.HasSuffix(label, "-") &&
+			strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+	}
+	if !valid {
+		return "must be a host name of letters, digits, hyphens and dots, such as portero.example.org"
+	}
+
+	return ""
 }
 
 // webAuthnOrigins reads WEBAUTHN_ORIGINS, the comma-separated origins whose
@@ -46,6 +75,16 @@ func (r *reader) webAuthnOrigins(rpID string, port int) []string {
 			continue
 		}
 		host := strings.ToLower(u.Hostname())
+		if hint := hostNameProblem(host); hint != "" {
+			r.fail("WEBAUTHN_ORIGINS", part, "the host "+hint)
+			invalid = true
+			continue
+		}
+		if !validPort(u) {
+			r.fail("WEBAUTHN_ORIGINS", part, "the port must be a number from 1 to 65535, or left out for the default")
+			invalid = true
+			continue
+		}
 		if host != rpID && !strings.HasSuffix(host, "."+rpID) {
 			r.fail("WEBAUTHN_ORIGINS", part, fmt.Sprintf("the host must be WEBAUTHN_RP_ID (%s) or a subdomain of it", rpID))
 			invalid = true
@@ -58,4 +97,15 @@ func (r *reader) webAuthnOrigins(rpID string, port int) []string {
 	}
 
 	return origins
+}
+
+// validPort reports whether the origin has no port or a number from 1 to
+// 65535 as its port.
+func validPort(u *url.URL) bool {
+	if u.Port() == "" {
+		return !strings.HasSuffix(u.Host, ":")
+	}
+	port, err := strconv.Atoi(u.Port())
+
+	return err == nil && port >= 1 && port <= 65535
 }

@@ -53,6 +53,17 @@ func TestLoadWebAuthnInvalid(t *testing.T) {
 		{"origin with path", "example.org", "https://example.org/login", "WEBAUTHN_ORIGINS"},
 		{"origin without scheme", "example.org", "example.org", "WEBAUTHN_ORIGINS"},
 		{"no origin", "example.org", " , ", "WEBAUTHN_ORIGINS"},
+		// Browsers send the origin with an ASCII host and a valid port, and
+		// compare it with these values as they are, so none of these
+		// could ever match.
+		{"RP ID not in ASCII", "bücher.example", "https://bücher.example", "xn--"},
+		{"RP ID with an empty label", "example..org", "https://example..org", "WEBAUTHN_RP_ID"},
+		{"RP ID with an underscore", "exa_mple.org", "https://exa_mple.org", "WEBAUTHN_RP_ID"},
+		{"RP ID label starting with a hyphen", "-example.org", "https://-example.org", "WEBAUTHN_RP_ID"},
+		{"wildcard origin", "example.org", "https://*.example.org", "WEBAUTHN_ORIGINS"},
+		{"origin not in ASCII", "example.org", "https://bücher.example.org", "xn--"},
+		{"origin port out of range", "example.org", "https://example.org:99999", "WEBAUTHN_ORIGINS"},
+		{"origin with an empty port", "example.org", "https://example.org:", "WEBAUTHN_ORIGINS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -169,10 +169,21 @@ func (d *DB) DeleteUserSession(ctx context.Context, userID, id int64) error {
 	return nil
 }
 
+// deletePendingLogins is a statement that cancels the user's logins that
+// wait for a security key, with the user's id as $1. A login that passed
+// the password before the user's sessions ended or the password changed
+// must not finish afterwards with the key alone.
+const deletePendingLogins = `
+	DELETE FROM webauthn_challenges
+	WHERE user_id = $1
+	  AND purpose = 'login'`
+
 // DeleteUserSessions ends every session of the user except the one with
-// exceptKey, which may be empty to end them all. It returns how many ended.
+// exceptKey, which may be empty to end them all, and cancels the user's
+// logins that wait for a security key. It returns how many sessions ended.
 func (d *DB) DeleteUserSessions(ctx context.Context, userID int64, exceptKey string) (int64, error) {
 	tag, err := d.Pool.Exec(ctx, `
+		WITH pending AS (`+deletePendingLogins+`)
 		DELETE FROM web_sessions
 		WHERE key IN (
 			SELECT session_key
@@ -186,10 +197,11 @@ func (d *DB) DeleteUserSessions(ctx context.Context, userID int64, exceptKey str
 	return tag.RowsAffected(), nil
 }
 
-// ChangePassword stores a new password hash and ends every session of the
-// user except the one with exceptKey, in one transaction, so that a failure
-// leaves neither a new password with old sessions alive nor the reverse.
-// It returns how many sessions ended.
+// ChangePassword stores a new password hash, ends every session of the
+// user except the one with exceptKey and cancels the user's logins that
+// wait for a security key, in one transaction, so that a failure leaves
+// neither a new password with old sessions alive nor the reverse. It
+// returns how many sessions ended.
 func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash, exceptKey string) (int64, error) {
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
@@ -219,10 +231,15 @@ func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash, exc
 	if err != nil {
 		return 0, fmt.Errorf("end sessions of user %d: %w", userID, err)
 	}
+	ended := tag.RowsAffected()
+
+	if _, err := tx.Exec(ctx, deletePendingLogins, userID); err != nil {
+		return 0, fmt.Errorf("cancel pending logins of user %d: %w", userID, err)
+	}
 
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("change password of user %d: %w", userID, err)
 	}
 
-	return tag.RowsAffected(), nil
+	return ended, nil
 }

@@ -31,14 +31,26 @@ type WebAuthnChallenge struct {
 	Next         string
 	WeakPassword bool
 	ExpiresAt    time.Time
+	// PasswordHash, when not empty, is the password hash that a login
+	// matched before its security-key step. It is not stored: the
+	// challenge is stored only while the user still has this hash.
+	PasswordHash string
 }
 
 // PutWebAuthnChallenge stores a challenge, replacing an earlier one with
 // the same binding, so that only the newest challenge of a session counts.
+// With ch.PasswordHash set, it returns ErrNotFound and stores nothing when
+// the user's password hash differs. The user's row is locked while the
+// challenge is stored, so a password change either waits for the challenge
+// and then cancels it, or runs first and keeps it out.
 func (d *DB) PutWebAuthnChallenge(ctx context.Context, ch WebAuthnChallenge) error {
-	_, err := d.Pool.Exec(ctx, `
+	tag, err := d.Pool.Exec(ctx, `
 		INSERT INTO webauthn_challenges (binding_hash, purpose, user_id, session_data, options, next, weak_password, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		SELECT $1, $2, id, $4, $5, $6, $7, $8
+		FROM users
+		WHERE id = $3
+		  AND ($9 = '' OR password_hash = $9)
+		FOR SHARE
 		ON CONFLICT (binding_hash) DO UPDATE
 		SET purpose = EXCLUDED.purpose,
 		    user_id = EXCLUDED.user_id,
@@ -47,9 +59,12 @@ func (d *DB) PutWebAuthnChallenge(ctx context.Context, ch WebAuthnChallenge) err
 		    next = EXCLUDED.next,
 		    weak_password = EXCLUDED.weak_password,
 		    expires_at = EXCLUDED.expires_at`,
-		ch.BindingHash, ch.Purpose, ch.UserID, string(ch.SessionData), string(ch.Options), ch.Next, ch.WeakPassword, ch.ExpiresAt)
+		ch.BindingHash, ch.Purpose, ch.UserID, string(ch.SessionData), string(ch.Options), ch.Next, ch.WeakPassword, ch.ExpiresAt, ch.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("store %s challenge of user %d: %w", ch.Purpose, ch.UserID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store %s challenge of user %d: the user is gone or the password changed: %w", ch.Purpose, ch.UserID, ErrNotFound)
 	}
 
 	return nil

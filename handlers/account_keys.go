@@ -198,7 +198,31 @@ func (a *App) keyAdd(c echo.Context) error {
 		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
 	}
 
-	ch, err := a.store.TakeWebAuthnChallenge(ctx, bindingHash(db.ChallengeRegister, s.Key()), db.ChallengeRegister)
+	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(raw))
+	if err != nil {
+		a.log.Info("Security key registration could not be parsed.", "user_id", user.ID, "error", err)
+		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
+	}
+	binding := bindingHash(db.ChallengeRegister, s.Key())
+	newest, err := a.store.WebAuthnChallenge(ctx, binding, db.ChallengeRegister)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	// A session keeps only its newest registration challenge, so a
+	// response to an older one comes from another tab. It is rejected
+	// without deleting the newest, which the other tab can still finish.
+	if err == nil && newest.UserID == user.ID {
+		data, err := decodeSessionData(newest.SessionData)
+		if err != nil {
+			return err
+		}
+		if parsed.Response.CollectedClientData.Challenge != data.Challenge {
+			a.log.Info("Security key registration rejected: the response is to an older challenge of this session.", "user_id", user.ID, "client_ip", c.RealIP())
+			return a.keysFailed(c, http.StatusConflict, name, "keys.other_tab")
+		}
+	}
+
+	ch, err := a.store.TakeWebAuthnChallenge(ctx, binding, db.ChallengeRegister)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && ch.UserID != user.ID) {
 		a.log.Warn("Security key registration rejected: no challenge for this session.", "user_id", user.ID, "client_ip", c.RealIP())
 		return a.keysFailed(c, http.StatusBadRequest, name, "keys.expired")
@@ -207,11 +231,6 @@ func (a *App) keyAdd(c echo.Context) error {
 		return err
 	}
 
-	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(raw))
-	if err != nil {
-		a.log.Info("Security key registration could not be parsed.", "user_id", user.ID, "error", err)
-		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
-	}
 	owner, err := a.keyOwnerOf(ctx, user)
 	if err != nil {
 		return err
@@ -225,11 +244,14 @@ func (a *App) keyAdd(c echo.Context) error {
 		a.log.Info("Security key registration did not verify.", "user_id", user.ID, "error", err)
 		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
 	}
-
-	transports := make([]string, 0, len(credential.Transport))
-	for _, t := range credential.Transport {
-		transports = append(transports, string(t))
+	// The library accepts unknown labels in a COSE key, so a key can be
+	// longer than security_keys allows.
+	if len(credential.PublicKey) > maxPublicKeyLength {
+		a.log.Info("Security key registration rejected: public key too long.", "user_id", user.ID, "length", len(credential.PublicKey))
+		return a.keysFailed(c, http.StatusUnprocessableEntity, name, "keys.invalid")
 	}
+
+	transports := knownTransports(credential.Transport)
 	key, err := a.store.AddSecurityKey(ctx, db.SecurityKey{
 		UserID:            user.ID,
 		CredentialID:      credential.ID,

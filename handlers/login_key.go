@@ -82,6 +82,11 @@ type loginKeyData struct {
 // sends the browser to the page that requests the key. The browser gets
 // no session yet.
 func (a *App) startKeyLogin(c echo.Context, owner keyOwner, next string, weakPassword bool) error {
+	shared, err := a.sharePendingLogin(c, owner.user.ID)
+	if err != nil || shared {
+		return err
+	}
+
 	assertion, data, err := a.webauthn.BeginLogin(owner)
 	if err != nil {
 		return fmt.Errorf("begin security key login of user %d: %w", owner.user.ID, err)
@@ -105,13 +110,47 @@ func (a *App) startKeyLogin(c echo.Context, owner keyOwner, next string, weakPas
 		Next:         next,
 		WeakPassword: weakPassword,
 		ExpiresAt:    time.Now().Add(ceremonyTimeout),
+		PasswordHash: owner.user.PasswordHash,
 	})
+	if errors.Is(err, db.ErrNotFound) {
+		// The password changed while this login checked the old one.
+		a.pendingLogins.clear(c)
+		a.log.Warn("Login failed.", "reason", "password_changed", "user_id", owner.user.ID, "client_ip", c.RealIP())
+		return a.loginFailed(c, newLoginForm(owner.user.Email, next), http.StatusUnauthorized, "login.failed")
+	}
 	if err != nil {
 		return err
 	}
 	a.log.Info("Password accepted; waiting for the security key.", "user_id", owner.user.ID, "client_ip", c.RealIP())
 
 	return a.redirect(c, "/login/key")
+}
+
+// sharePendingLogin keeps the browser's pending login when it waits for
+// the key of the same user and has at least minSharedLifetime left, and
+// then sends the browser to its key page. A browser has one pending-login
+// cookie, so a login in a second tab would otherwise replace the first
+// tab's challenge, and the key used on the first tab would fail and count
+// as a failed login. It reports whether it kept the login.
+func (a *App) sharePendingLogin(c echo.Context, userID int64) (bool, error) {
+	token := a.pendingLogins.read(c)
+	if token == "" {
+		return false, nil
+	}
+
+	ch, err := a.store.WebAuthnChallenge(c.Request().Context(), bindingHash(db.ChallengeLogin, token), db.ChallengeLogin)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if ch.UserID != userID || time.Until(ch.ExpiresAt) < minSharedLifetime {
+		return false, nil
+	}
+	a.log.Info("Password accepted again in a browser that waits for the security key; keeping its challenge.", "user_id", userID, "client_ip", c.RealIP())
+
+	return true, a.redirect(c, "/login/key")
 }
 
 // loginKeyShow shows the page that requests the security key, or the

@@ -506,7 +506,7 @@ func TestAdminRemovesSecurityKeys(t *testing.T) {
 	ana := e.user("ana@example.org")
 
 	page := e.get(admin, userPath(ana, "")+"?lang=en")
-	if !strings.Contains(page.body, `id="remove-keys"`) || !strings.Contains(page.body, "The user has 1 security keys.") {
+	if !strings.Contains(page.body, `id="remove-keys"`) || !strings.Contains(page.body, "Security keys of the user: 1.") {
 		t.Errorf("admin page of a user with a key: want the remove-keys form with the count")
 	}
 	if own := e.get(admin, userPath(e.user("admin@example.org"), "")); strings.Contains(own.body, `id="remove-keys"`) {
@@ -567,5 +567,153 @@ func TestSecurityKeyChallengesRandom(t *testing.T) {
 			t.Error("challenge: got one twice, want a new one for each login")
 		}
 		seen[string(challenge)] = true
+	}
+}
+
+// A login that waits for its key was started with the password of that
+// moment. Changing the password or ending the user's sessions must cancel
+// it, or whoever typed the old password could still finish with the key.
+func TestSecurityKeyPendingLoginEndsWithPasswordOrSessions(t *testing.T) {
+	cases := []struct {
+		name string
+		act  func(e *env, owner, admin *http.Client)
+	}{
+		{"admin resets the password", func(e *env, _, admin *http.Client) {
+			form := url.Values{"password": {newPassword}, "password_confirm": {newPassword}}
+			if resp := e.adminPost(admin, userPath(e.user("ana@example.org"), "/password"), form); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("admin password reset: got %d, want 303", resp.status)
+			}
+		}},
+		{"admin ends the sessions", func(e *env, _, admin *http.Client) {
+			if resp := e.adminPost(admin, userPath(e.user("ana@example.org"), "/sessions/end"), nil); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("admin ends sessions: got %d, want 303", resp.status)
+			}
+		}},
+		{"user changes the password", func(e *env, owner, _ *http.Client) {
+			if resp := e.changePassword(owner, testPassword, newTestPassword, newTestPassword); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("change password: got %d, want 303", resp.status)
+			}
+		}},
+		{"user ends the other sessions", func(e *env, owner, _ *http.Client) {
+			if resp := e.revokeOthers(owner, testPassword); resp.status != http.StatusSeeOther {
+				e.t.Fatalf("end other sessions: got %d, want 303", resp.status)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			admin := e.adminClient("admin@example.org")
+			key := e.userWithKey("ana@example.org")
+			owner := e.loggedInWithKey("ana@example.org", key)
+
+			c := e.client()
+			options := e.pendingLogin(c, "ana@example.org")
+			token := e.csrfToken(c, "/login/key")
+			tc.act(e, owner, admin)
+
+			resp := e.post(c, "/login/key", url.Values{"csrf_token": {token}, "credential": {key.assert(options, testOrigin)}})
+			if resp.status != http.StatusUnauthorized {
+				t.Errorf("key step after the change: got %d to %q, want 401", resp.status, resp.location)
+			}
+			e.requireSignedOut(c, "pending login")
+		})
+	}
+}
+
+// A registration whose public key does not fit security_keys, or whose
+// transports are not WebAuthn's, must give a message and no 500.
+func TestAccountKeysRejectOddCredentials(t *testing.T) {
+	e := newEnv(t)
+	c := e.loggedIn("ana@example.org")
+	token := e.csrfToken(c, "/account/keys")
+	add := func(key *softKey) response {
+		t.Helper()
+
+		options := e.keyOptions(c, url.Values{"csrf_token": {token}, "name": {"USB"}})
+		form := url.Values{"csrf_token": {token}, "name": {"USB"}, "credential": {key.register(options, testOrigin)}}
+		return e.post(c, "/account/keys", form, "Accept-Language", "en")
+	}
+
+	// A COSE key padded with an unknown label to more than 4096 bytes.
+	padded := newSoftKey(t)
+	padded.coseExtra = map[int]any{-70000: make([]byte, 5000)}
+	if resp := add(padded); resp.status != http.StatusUnprocessableEntity || !strings.Contains(resp.body, "could not be verified") {
+		t.Errorf("add a key with a 5000-byte public key: got %d, want 422 with the message", resp.status)
+	}
+
+	// Unknown, repeated and NUL-containing transports are dropped.
+	odd := newSoftKey(t)
+	odd.transports = []string{"nfc", "us\x00b", "carrier-pigeon", "nfc", strings.Repeat("z", 2000), "usb"}
+	if resp := add(odd); resp.status != http.StatusSeeOther {
+		t.Fatalf("add a key with odd transports: got %d, want 303; body: %s", resp.status, resp.body)
+	}
+
+	var transports []string
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT transports FROM security_keys`).Scan(&transports); err != nil {
+		t.Fatalf("read transports: %v", err)
+	}
+	if strings.Join(transports, ",") != "nfc,usb" {
+		t.Errorf("stored transports: got %q, want [nfc usb]", transports)
+	}
+}
+
+// A user who passes the password in two tabs of one browser gets the same
+// challenge in both, so the key works in either tab and no tab's key step
+// counts as a failed login.
+func TestSecurityKeyLoginInTwoTabs(t *testing.T) {
+	e := newEnv(t)
+	key := e.userWithKey("ana@example.org")
+	bobsKey := e.userWithKey("bob@example.org")
+
+	c := e.client()
+	first := e.pendingLogin(c, "ana@example.org")
+	second := e.pendingLogin(c, "ana@example.org")
+	if first != second {
+		t.Errorf("options of the second tab: got %s, want those of the first tab, %s", second, first)
+	}
+	if resp := e.postAssertion(c, key.assert(first, testOrigin)); resp.status != http.StatusSeeOther || resp.location != "/dashboard" {
+		t.Errorf("key on the first tab: got %d to %q, want 303 to /dashboard", resp.status, resp.location)
+	}
+	if failed := e.eventsOfKind("login_failed"); len(failed) != 0 {
+		t.Errorf("login_failed events: got %d, want none", len(failed))
+	}
+
+	// A challenge close to its expiry, or one of another user, is not
+	// shared.
+	c = e.client()
+	first = e.pendingLogin(c, "ana@example.org")
+	if _, err := e.db.Pool.Exec(context.Background(), `UPDATE webauthn_challenges SET expires_at = now() + interval '30 seconds'`); err != nil {
+		t.Fatalf("move expiry: %v", err)
+	}
+	if second := e.pendingLogin(c, "ana@example.org"); second == first {
+		t.Error("options after a login whose challenge expires in 30 seconds: got the same, want new ones")
+	}
+	bobs := e.pendingLogin(c, "bob@example.org")
+	if resp := e.postAssertion(c, bobsKey.assert(bobs, testOrigin)); resp.status != http.StatusSeeOther {
+		t.Errorf("bob's key after ana's pending login: got %d, want 303", resp.status)
+	}
+}
+
+// Registering in two tabs of one session keeps the newest registration:
+// the older tab gets a message and leaves the newer one working.
+func TestAccountKeysAddInTwoTabs(t *testing.T) {
+	e := newEnv(t)
+	c := e.loggedIn("ana@example.org")
+	token := e.csrfToken(c, "/account/keys")
+	key := newSoftKey(t)
+
+	older := e.keyOptions(c, url.Values{"csrf_token": {token}, "name": {"First"}})
+	newer := e.keyOptions(c, url.Values{"csrf_token": {token}, "name": {"Second"}})
+
+	form := url.Values{"csrf_token": {token}, "name": {"First"}, "credential": {key.register(older, testOrigin)}}
+	resp := e.post(c, "/account/keys", form, "Accept-Language", "en")
+	if resp.status != http.StatusConflict || !strings.Contains(resp.body, "another tab") {
+		t.Errorf("add on the older tab: got %d, want 409 with the message about another tab", resp.status)
+	}
+
+	form = url.Values{"csrf_token": {token}, "name": {"Second"}, "credential": {key.register(newer, testOrigin)}}
+	if resp := e.post(c, "/account/keys", form); resp.status != http.StatusSeeOther {
+		t.Errorf("add on the newer tab: got %d, want 303", resp.status)
 	}
 }

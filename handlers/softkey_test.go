@@ -36,6 +36,10 @@ type softKey struct {
 	counter      uint32
 	// userHandle is the user.id of the registration options.
 	userHandle []byte
+	// coseExtra are entries added to the COSE public key, and transports,
+	// when not nil, replace the transports ["usb"] of a registration.
+	coseExtra  map[int]any
+	transports []string
 }
 
 func newSoftKey(t testing.TB) *softKey {
@@ -101,7 +105,11 @@ func (k *softKey) authData(rpID string, flags byte, attested bool) []byte {
 	k.private.PublicKey.X.FillBytes(x)
 	k.private.PublicKey.Y.FillBytes(y)
 	// COSE_Key: kty EC2 (2), alg ES256 (-7), crv P-256 (1), x, y.
-	coseKey, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+	cose := map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y}
+	for label, value := range k.coseExtra {
+		cose[label] = value
+	}
+	coseKey, err := cbor.Marshal(cose)
 	if err != nil {
 		k.t.Fatalf("encode COSE key: %v", err)
 	}
@@ -134,10 +142,15 @@ func (k *softKey) register(optionsJSON, origin string) string {
 		k.t.Fatalf("encode attestation object: %v", err)
 	}
 
+	transports := []string{"usb"}
+	if k.transports != nil {
+		transports = k.transports
+	}
+
 	return k.encode(map[string]any{
 		"clientDataJSON":    b64(clientData),
 		"attestationObject": b64(attestation),
-		"transports":        []string{"usb"},
+		"transports":        transports,
 	})
 }
 

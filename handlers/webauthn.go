@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -19,6 +20,11 @@ import (
 // and the server rejects responses to older challenges.
 const ceremonyTimeout = 5 * time.Minute
 
+// minSharedLifetime is the shortest time that a login challenge must have
+// left to be shared with a second login in the same browser. An older one
+// is replaced, so that the user is not left with a few seconds.
+const minSharedLifetime = time.Minute
+
 // maxKeyNameLength is the longest name a security key may have, in
 // characters; the CHECK constraint on security_keys.name allows 64.
 const maxKeyNameLength = 64
@@ -27,6 +33,30 @@ const maxKeyNameLength = 64
 // response, in bytes. A response carries a credential ID of at most 1023
 // bytes, a public key and a signature, a few KB in base64url.
 const maxCredentialJSON = 32 << 10
+
+// maxPublicKeyLength is the longest COSE public key that a security key may
+// have, in bytes, as the CHECK constraint on security_keys.public_key
+// allows. A COSE key with a 4096-bit RSA modulus takes about 530.
+const maxPublicKeyLength = 4096
+
+// transportNames are the transports of WebAuthn Level 3. A browser sends
+// them as hints, and only these are stored and sent back.
+var transportNames = []protocol.AuthenticatorTransport{
+	protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal,
+}
+
+// knownTransports returns the transports of WebAuthn among reported, each
+// once and in the order reported.
+func knownTransports(reported []protocol.AuthenticatorTransport) []string {
+	known := make([]string, 0, len(transportNames))
+	for _, t := range reported {
+		if slices.Contains(transportNames, t) && !slices.Contains(known, string(t)) {
+			known = append(known, string(t))
+		}
+	}
+
+	return known
+}
 
 // keyStore is the part of the database that security keys need.
 type keyStore interface {
