@@ -530,7 +530,9 @@ func (r *reader) databaseOptions(databaseURL string) db.Options {
 
 	if opts.PasswordFile != "" {
 		if u, err := url.Parse(databaseURL); err == nil {
-			if _, hasPassword := u.User.Password(); hasPassword {
+			_, inUserInfo := u.User.Password()
+			// pgx also takes the password from a password parameter.
+			if inUserInfo || u.Query().Has("password") {
 				r.fail("DATABASE_PASSWORD_FILE", opts.PasswordFile, "DATABASE_URL contains a password too; remove it from the URL, so that the file is the only place to rotate it")
 			}
 		}
