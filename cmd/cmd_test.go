@@ -190,6 +190,8 @@ func TestUserCreateInvalidPassword(t *testing.T) {
 		{"11 two-byte characters", strings.Repeat("ñ", 11), "at least 12 characters"},
 		{"73 bytes", strings.Repeat("ñ", 36) + "a", "at most 72 bytes"},
 		{"invalid UTF-8", "abcdefghijkl\xff", "not valid UTF-8"},
+		{"NUL byte", "abcdef\x00ghijkl", "control character"},
+		{"tab", "abcdef\tghijkl", "control character"},
 		{"empty", "", "no password on standard input"},
 	}
 

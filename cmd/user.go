@@ -184,7 +184,7 @@ func passwordError(err error) error {
 	case errors.Is(err, password.ErrTooManyChars):
 		return fmt.Errorf("invalid password: it must be at most %d characters long", password.MaxPepperedChars)
 	case errors.Is(err, password.ErrInvalidUTF8):
-		return errors.New("invalid password: it is not valid UTF-8")
+		return errors.New("invalid password: it is not valid UTF-8 or contains a control character, such as a tab or a NUL byte")
 	case errors.Is(err, password.ErrEqualsEmail):
 		return errors.New("invalid password: it is the same as the email address; choose another one")
 	case errors.Is(err, password.ErrCommon):

@@ -482,9 +482,9 @@ func developmentSecret(dataDir string) ([]byte, error) {
 }
 
 // databaseURL returns DATABASE_URL with the sslmode that DATABASE_SSL
-// requests. DATABASE_SSL=true forces sslmode=require, which is TLS without
-// certificate verification. Otherwise an sslmode in the URL wins, and with
-// none TLS is off.
+// requests. DATABASE_SSL=true sets require, TLS without certificate
+// verification, unless the URL asks for verify-ca or verify-full, which it
+// keeps. Otherwise an sslmode in the URL wins, and with none TLS is off.
 func (r *reader) databaseURL() string {
 	raw, _ := r.secret("DATABASE_URL")
 	forceTLS := false
@@ -508,10 +508,10 @@ func (r *reader) databaseURL() string {
 	}
 
 	q := u.Query()
-	switch {
-	case forceTLS:
+	switch mode := q.Get("sslmode"); {
+	case forceTLS && mode != "verify-ca" && mode != "verify-full":
 		q.Set("sslmode", "require")
-	case q.Get("sslmode") == "":
+	case mode == "":
 		q.Set("sslmode", "disable")
 	}
 	u.RawQuery = q.Encode()
@@ -530,7 +530,9 @@ func (r *reader) databaseOptions(databaseURL string) db.Options {
 
 	if opts.PasswordFile != "" {
 		if u, err := url.Parse(databaseURL); err == nil {
-			if _, hasPassword := u.User.Password(); hasPassword {
+			_, inUserInfo := u.User.Password()
+			// pgx also takes the password from a password parameter.
+			if inUserInfo || u.Query().Has("password") {
 				r.fail("DATABASE_PASSWORD_FILE", opts.PasswordFile, "DATABASE_URL contains a password too; remove it from the URL, so that the file is the only place to rotate it")
 			}
 		}

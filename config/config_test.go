@@ -218,22 +218,31 @@ func TestLoadSettings(t *testing.T) {
 // A password in both DATABASE_URL and DATABASE_PASSWORD_FILE would leave the
 // operator unsure which one a rotation must change.
 func TestLoadPasswordFileWithURLPassword(t *testing.T) {
-	for _, loader := range databaseLoaders {
-		t.Run(loader.name, func(t *testing.T) {
-			env := devEnv(t)
-			env["DATABASE_PASSWORD_FILE"] = "/run/secrets/db-password"
+	urls := map[string]string{
+		"user info": "",
+		"query":     "postgres://portero@127.0.0.1:15432/portero?password=" + url.QueryEscape(dbPassword),
+	}
+	for where, databaseURL := range urls {
+		for _, loader := range databaseLoaders {
+			t.Run(where+" "+loader.name, func(t *testing.T) {
+				env := devEnv(t)
+				env["DATABASE_PASSWORD_FILE"] = "/run/secrets/db-password"
+				if databaseURL != "" {
+					env["DATABASE_URL"] = databaseURL
+				}
 
-			_, err := loader.load(getenv(env))
-			if err == nil {
-				t.Fatalf("%s: got nil error, want an error", loader.name)
-			}
-			if !strings.Contains(err.Error(), "DATABASE_URL contains a password") {
-				t.Errorf("error: got %q, want it to say that DATABASE_URL contains a password", err)
-			}
-			if strings.Contains(err.Error(), dbPassword) {
-				t.Errorf("error: got %q, want it without the password", err)
-			}
-		})
+				_, err := loader.load(getenv(env))
+				if err == nil {
+					t.Fatalf("%s: got nil error, want an error", loader.name)
+				}
+				if !strings.Contains(err.Error(), "DATABASE_URL contains a password") {
+					t.Errorf("error: got %q, want it to say that DATABASE_URL contains a password", err)
+				}
+				if strings.Contains(err.Error(), dbPassword) {
+					t.Errorf("error: got %q, want it without the password", err)
+				}
+			})
+		}
 	}
 }
 
@@ -565,7 +574,9 @@ func TestLoadSSLMode(t *testing.T) {
 		{"kept from URL", "&sslmode=verify-full", "", "verify-full"},
 		{"kept require", "&sslmode=require", "", "require"},
 		{"forced over disable", "&sslmode=disable", "true", "require"},
-		{"forced over verify-full", "&sslmode=verify-full", "true", "require"},
+		{"forced over prefer", "&sslmode=prefer", "true", "require"},
+		{"forced keeps verify-full", "&sslmode=verify-full", "true", "verify-full"},
+		{"forced keeps verify-ca", "&sslmode=verify-ca", "true", "verify-ca"},
 		{"forced with none", "", "true", "require"},
 		{"forced with 1", "", "1", "require"},
 		{"false keeps URL", "&sslmode=require", "false", "require"},
