@@ -182,7 +182,7 @@ func passwordError(err error) error {
 	case errors.Is(err, password.ErrTooLong):
 		return fmt.Errorf("invalid password: it must be at most %d bytes of UTF-8; bcrypt ignores the rest, so a longer one is rejected rather than cut (with PASSWORD_PEPPER set, up to %d characters are allowed)", password.MaxBytes, password.MaxPepperedChars)
 	case errors.Is(err, password.ErrTooManyChars):
-		return fmt.Errorf("invalid password: it must be at most %d characters long", password.MaxPepperedChars)
+		return fmt.Errorf("invalid password: it must be at most %d characters long and at most %d bytes of UTF-8", password.MaxPepperedChars, password.MaxPepperedBytes)
 	case errors.Is(err, password.ErrInvalidUTF8):
 		return errors.New("invalid password: it is not valid UTF-8 or contains a control character, such as a tab or a NUL byte")
 	case errors.Is(err, password.ErrEqualsEmail):

@@ -66,7 +66,7 @@ func TestPasswordOver128CharsRejected(t *testing.T) {
 	e := newEnvWith(t, envOptions{pepper: testPepper})
 	admin := e.adminClient("admin@example.com")
 	c := e.loggedIn("ana@example.com")
-	const message = "The password cannot be longer than 128 characters."
+	const message = "The password cannot be longer than 128 characters or 512 bytes."
 
 	resp := e.changePassword(c, testPassword, tooLongPassword, tooLongPassword)
 	if resp.status != http.StatusUnprocessableEntity || !strings.Contains(resp.body, message) {

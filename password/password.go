@@ -33,7 +33,7 @@ var (
 	ErrTooLong     = errors.New("password is longer than 72 bytes")
 	ErrInvalidUTF8 = errors.New("password is not valid UTF-8 or contains control characters")
 	// ErrTooManyChars replaces ErrTooLong when the hasher has a pepper.
-	ErrTooManyChars = errors.New("password is longer than 128 characters")
+	ErrTooManyChars = errors.New("password is longer than 128 characters or 512 bytes")
 )
 
 // Errors that ValidateNew returns in addition to those of Validate.
