@@ -34,7 +34,6 @@ func (a *App) dashboard(c echo.Context) error {
 		name = user.Email
 	}
 	var values [dashboardValueCount]string
-	values[dashboardCSRFToken] = csrfTokenOf(c)
 	values[dashboardName] = name
 	values[dashboardEmail] = user.Email
 	values[dashboardStarted] = i18n.FormatTime(lang, s.AuthedAt)
@@ -43,6 +42,9 @@ func (a *App) dashboard(c echo.Context) error {
 	values[dashboardExpiresISO] = s.ExpiresAt.UTC().Format(time.RFC3339)
 
 	if st := a.dashboardStencils[dashboardStencilKey{lang, user.Admin()}]; notices == nil && st != nil {
+		// newPage signs the CSRF token on the template path, so it is
+		// signed here only for the stencil.
+		values[dashboardCSRFToken] = csrfTokenOf(c)
 		buf := pageBuffers.Get().(*bytes.Buffer)
 		defer releasePageBuffer(buf)
 		st.write(buf, values[:])
