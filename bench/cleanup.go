@@ -116,10 +116,11 @@ const probeInterval = 5 * time.Millisecond
 const probeKeyCount = 100
 
 // sessionProbe reads live session rows through the http_sessions view with
-// pgstore's query, as the server does when a session is not in the server's memory, on a
-// connection of its own. The seeded rows give it the keys. Timing these
-// reads shows how long the cleanup holds up a read of the session table;
-// wrk's reads mostly come from the server's memory and do not show that.
+// pgstore's query, on a connection of its own, as the server does for a
+// session that is not in its memory. The seeded rows give it the keys.
+// Timing these reads shows how long the cleanup holds up a read of the
+// session table. wrk's reads mostly come from the server's memory, so they
+// do not show that.
 type sessionProbe struct {
 	conn *pgx.Conn
 	keys [][]byte

@@ -483,7 +483,7 @@ func developmentSecret(dataDir string) ([]byte, error) {
 
 // databaseURL returns DATABASE_URL with the sslmode that DATABASE_SSL
 // requests. DATABASE_SSL=true sets require, TLS without certificate
-// verification, unless the URL asks for verify-ca or verify-full, which it
+// verification, unless the URL sets verify-ca or verify-full, which it
 // keeps. Otherwise an sslmode in the URL wins, and with none TLS is off.
 func (r *reader) databaseURL() string {
 	raw, _ := r.secret("DATABASE_URL")

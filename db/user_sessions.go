@@ -199,9 +199,9 @@ func (d *DB) DeleteUserSessions(ctx context.Context, userID int64, exceptKey str
 
 // ChangePassword stores a new password hash, ends every session of the
 // user except the one with exceptKey and cancels the user's logins that
-// wait for a security key, in one transaction, so that a failure leaves
-// neither a new password with old sessions alive nor the reverse. It
-// returns how many sessions ended.
+// wait for a security key. It does all three in one transaction, so a
+// failure never leaves a new password with old sessions alive, or the
+// reverse. It returns how many sessions ended.
 func (d *DB) ChangePassword(ctx context.Context, userID int64, passwordHash, exceptKey string) (int64, error) {
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {

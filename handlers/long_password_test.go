@@ -12,7 +12,7 @@ import (
 )
 
 // longPasswords have 64 characters, which OWASP ASVS 4.0.3 requirement
-// 2.1.2 asks to allow: 128 bytes of UTF-8 in two-byte characters and 256
+// 2.1.2 requires to be accepted: 128 bytes of UTF-8 in two-byte characters and 256
 // in four-byte emoji, both over bcrypt's 72.
 var longPasswords = []struct{ name, pw string }{
 	{"two-byte characters", strings.Repeat("ñ", 64)},

@@ -572,7 +572,7 @@ func TestSecurityKeyChallengesRandom(t *testing.T) {
 
 // A login that waits for its key was started with the password of that
 // moment. Changing the password or ending the user's sessions must cancel
-// it, or whoever typed the old password could still finish with the key.
+// it, or anyone who typed the old password could still finish with the key.
 func TestSecurityKeyPendingLoginEndsWithPasswordOrSessions(t *testing.T) {
 	cases := []struct {
 		name string

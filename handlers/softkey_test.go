@@ -28,7 +28,7 @@ const (
 )
 
 // softKey is a software authenticator: an ECDSA P-256 credential that
-// answers WebAuthn options as a browser with a security key would.
+// responds to WebAuthn options as a browser with a security key would.
 type softKey struct {
 	t            testing.TB
 	private      *ecdsa.PrivateKey
@@ -117,7 +117,7 @@ func (k *softKey) authData(rpID string, flags byte, attested bool) []byte {
 	return append(data, coseKey...)
 }
 
-// register answers registration options with an attestation of format
+// register responds to registration options with an attestation of format
 // "none" for origin, and returns the JSON that the page posts.
 func (k *softKey) register(optionsJSON, origin string) string {
 	k.t.Helper()
@@ -154,7 +154,7 @@ func (k *softKey) register(optionsJSON, origin string) string {
 	})
 }
 
-// assert answers login options for origin with the next counter value,
+// assert responds to login options for origin with the next counter value,
 // and returns the JSON that the page posts.
 func (k *softKey) assert(optionsJSON, origin string) string {
 	k.t.Helper()

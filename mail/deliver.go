@@ -170,8 +170,8 @@ func (d *Deliverer) deliver(ctx context.Context, claimed []db.QueuedMail) (bool,
 		d.Log.Info("Security notice mail sent.", "user_id", userID, "events", len(ids), "attempt", claimed[0].Attempts)
 		return true, nil
 	case ctx.Err() != nil:
-		// The shutdown closed the connection, which says nothing about the
-		// server, so the attempt is not counted.
+		// The shutdown closed the connection, which is no sign of a fault
+		// in the server, so the attempt is not counted.
 		d.Log.Info("Security notice mail interrupted by the shutdown; it will be sent again.", "user_id", userID, "events", len(ids))
 		if releaseErr := d.Outbox.ReleaseMail(store, ids); releaseErr != nil {
 			return false, errors.Join(err, releaseErr)

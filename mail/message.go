@@ -89,7 +89,7 @@ func (m Message) Bytes() ([]byte, error) {
 	header("MIME-Version", "1.0")
 	header("Content-Type", "text/plain; charset=utf-8")
 	header("Content-Transfer-Encoding", "quoted-printable")
-	// RFC 3834: automatic replies should not answer this mail.
+	// RFC 3834: automatic responders should not reply to this mail.
 	header("Auto-Submitted", "auto-generated")
 	b.WriteString("\r\n")
 

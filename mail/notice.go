@@ -110,7 +110,7 @@ func byWhom(e db.SecurityEvent) string {
 
 // eventBrowser names the browser and operating system of a User-Agent in
 // lang, or returns "" when neither is recognized. Only the names that
-// useragent.Parse knows reach the mail, never the header itself.
+// useragent.Parse recognizes reach the mail, never the header itself.
 func eventBrowser(lang, userAgent string) string {
 	agent := useragent.Parse(userAgent)
 	if agent.Browser == "" && agent.OS == "" {

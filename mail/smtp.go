@@ -68,7 +68,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
-// secure runs STARTTLS when the mode asks for it, and authenticates when a
+// secure runs STARTTLS when the mode requires it, and authenticates when a
 // username is set.
 func (s *Sender) secure(client *smtp.Client, tlsConfig *tls.Config) error {
 	if s.Server.TLS == config.SMTPStartTLS {

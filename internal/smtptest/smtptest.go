@@ -89,7 +89,7 @@ func (s *Server) Close() {
 	s.conns.Wait()
 }
 
-// Reject makes the server answer every RCPT command with reply, such as
+// Reject makes the server reply to every RCPT command with reply, such as
 // "451 4.3.0 Try again later", until Reject("") restores acceptance.
 func (s *Server) Reject(reply string) {
 	s.mu.Lock()
