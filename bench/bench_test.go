@@ -177,7 +177,7 @@ func TestCheckRunRejectsEmptyRun(t *testing.T) {
 func passingResults() *Results {
 	reads := wrkRun(1000, map[string]int64{"200": 1000})
 	r := &Results{
-		Read: reads, Healthz: reads, ReadTwoThreads: reads, HealthzTwoThreads: reads, FloodRead: reads,
+		Read: reads, Healthz: reads, ReadTwoThreads: reads, HealthzTwoThreads: reads, Floor: reads, FloodRead: reads,
 		RowsEmpty: reads, RowsRead: reads, CleanupRead: reads,
 		FloodLogin: wrkRun(30, map[string]int64{"401": 10, "503": 20}),
 		Memory:     Memory{RSS: 30_000_000, PeakRSS: 31_000_000},

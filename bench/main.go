@@ -32,6 +32,7 @@ Commands:
   cleanup      delete expired sessions in batches, as the server does, and time them
   report       check the results, print the table and write the report
   serve        run Portero's server in this process with a CPU profile
+  floor        serve "ok" with a bare net/http server, the latency floor of the reads
 
 Run bench COMMAND -h for the flags of a command.
 `
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		"cleanup":     cleanupCommand,
 		"report":      reportCommand,
 		"serve":       serveCommand,
+		"floor":       floorCommand,
 	}
 	command, ok := commands[args[0]]
 	if !ok {

@@ -167,6 +167,7 @@ func readRuns(r *Results) []struct {
 		{"GET /healthz", r.Healthz},
 		{"GET /dashboard, 2 wrk threads", r.ReadTwoThreads},
 		{"GET /healthz, 2 wrk threads", r.HealthzTwoThreads},
+		{"Floor: bare net/http server (bench floor), not Portero", r.Floor},
 		{"GET /dashboard during the login flood", r.FloodRead},
 		{"GET /dashboard, empty session table (second process)", r.RowsEmpty},
 		{"GET /dashboard, " + rows, r.RowsRead},

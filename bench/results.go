@@ -53,6 +53,9 @@ type Results struct {
 	// wrk threads, the setting of runs before 2026-12-05, for comparison.
 	ReadTwoThreads    WrkResult
 	HealthzTwoThreads WrkResult
+	// Floor is the read run's wrk settings against `bench floor`, a bare
+	// net/http server: the least latency any Portero page could have.
+	Floor WrkResult
 	// FloodRead is the authenticated read during the login flood, and
 	// FloodLogin the flood itself.
 	FloodRead  WrkResult
@@ -85,6 +88,7 @@ func loadResults(dir string) (*Results, error) {
 		{"healthz.json", &r.Healthz},
 		{"read-2threads.json", &r.ReadTwoThreads},
 		{"healthz-2threads.json", &r.HealthzTwoThreads},
+		{"floor.json", &r.Floor},
 		{"flood-read.json", &r.FloodRead},
 		{"flood-login.json", &r.FloodLogin},
 		{"rows-empty.json", &r.RowsEmpty},
@@ -154,6 +158,7 @@ func (r *Results) check() []Check {
 		{"GET /healthz", r.Healthz},
 		{"GET /dashboard with 2 wrk threads", r.ReadTwoThreads},
 		{"GET /healthz with 2 wrk threads", r.HealthzTwoThreads},
+		{"bare net/http server", r.Floor},
 		{"GET /dashboard during the login flood", r.FloodRead},
 		{"GET /dashboard with an empty session table", r.RowsEmpty},
 		{"GET /dashboard with the seeded session rows", r.RowsRead},

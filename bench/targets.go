@@ -60,9 +60,10 @@ func targets(r *Results, connections int) []Target {
 			Met:      share >= minDashboardShareOfHealthz,
 		},
 		{
-			Goal:     fmt.Sprintf("GET /dashboard p99 at most %d ms at %d connections", maxDashboardP99Millis, connections),
-			Measured: formatMicros(r.Read.LatencyUS.P99),
-			Met:      r.Read.LatencyUS.P99 <= maxDashboardP99Millis*1000,
+			Goal: fmt.Sprintf("GET /dashboard p99 at most %d ms at %d connections", maxDashboardP99Millis, connections),
+			Measured: fmt.Sprintf("%s (a bare net/http server: %s; GET /healthz: %s)",
+				formatMicros(r.Read.LatencyUS.P99), formatMicros(r.Floor.LatencyUS.P99), formatMicros(r.Healthz.LatencyUS.P99)),
+			Met: r.Read.LatencyUS.P99 <= maxDashboardP99Millis*1000,
 		},
 		{
 			Goal:     fmt.Sprintf("No session-table writes on a read apart from the refresh once a minute (at most %d rows in this run)", allowedWrites),

@@ -244,15 +244,33 @@ stop_server() {
 }
 
 # Run wrk against PATH for SECONDS with the read script, with THREADS wrk
-# threads (default: threads), and save its results as NAME.json. The session
-# cookie is sent unless PATH is /healthz.
+# threads (default: threads), on the server at URL (default: base_url), and
+# save its results as NAME.json. The session cookie is sent unless PATH is
+# /healthz.
 run_reads() {
-	local name=$1 path=$2 seconds=$3 run_threads=${4:-$threads} cookie=""
+	local name=$1 path=$2 seconds=$3 run_threads=${4:-$threads} url=${5:-$base_url} cookie=""
 	[[ $path == /healthz ]] || cookie=$session_cookie
 	BENCH_RESULT=$results/$name.json BENCH_COOKIE=$cookie \
 		"$wrk" -t"$run_threads" -c"$connections" -d"${seconds}s" --timeout 10s --latency \
-		-s bench/wrk/read.lua "$base_url$path" >"$logs/$name.txt" || die_with_output "$logs/$name.txt" "wrk failed for $name"
+		-s bench/wrk/read.lua "$url$path" >"$logs/$name.txt" || die_with_output "$logs/$name.txt" "wrk failed for $name"
 	log "$name: $(grep -E '^Requests/sec' "$logs/$name.txt" || echo 'no rate')"
+}
+
+# The floor: the read run's wrk settings against a bare net/http server
+# (bench floor), which shows the least latency that any page served
+# through net/http can have on this machine. It runs while Portero is idle.
+measure_floor() {
+	local floor_port floor_pid status=0
+	floor_port=$(pick_port)
+	"$helper" floor -port "$floor_port" -timeout 10m >"$logs/floor-server.log" 2>&1 &
+	floor_pid=$!
+	background_pids+=("$floor_pid")
+	"$helper" wait-ready -url "http://127.0.0.1:$floor_port" -timeout 30s ||
+		die_with_output "$logs/floor-server.log" "the floor server did not answer"
+	run_reads floor /healthz "$duration" "$threads" "http://127.0.0.1:$floor_port"
+	kill -TERM "$floor_pid"
+	wait "$floor_pid" || status=$?
+	((status == 0)) || die_with_output "$logs/floor-server.log" "the floor server exited with status $status"
 }
 
 read_table_stats() {
@@ -260,8 +278,8 @@ read_table_stats() {
 		die "reading the table statistics failed"
 }
 
-# Steps 1-5 on the first server: reads, /healthz, the login flood, writes
-# per read and memory.
+# Steps 1-6 on the first server: reads, /healthz, the floor, the login
+# flood, writes per read and memory.
 measure_first_server() {
 	start_server first
 	"$helper" login -url "$base_url" -email "$user_email" -password-file "$work_dir/password" \
@@ -273,6 +291,7 @@ measure_first_server() {
 	run_reads read /dashboard "$duration"
 	read_table_stats stats-after
 	run_reads healthz /healthz "$duration"
+	measure_floor
 	run_reads read-2threads /dashboard "$duration" "$comparison_threads"
 	run_reads healthz-2threads /healthz "$duration" "$comparison_threads"
 
@@ -294,14 +313,14 @@ measure_first_server() {
 	stop_server
 }
 
-# Step 6: restarts, each on its own port with the same database.
+# Step 7: restarts, each on its own port with the same database.
 measure_restarts() {
 	log "timing $ready_runs restarts"
 	env -i "${server_env[@]}" "$helper" ready -binary "$binary" -runs "$ready_runs" \
 		-log "$logs/restarts.log" -out "$results/ready.json" || die_with_output "$logs/restarts.log" "timing the restarts failed"
 }
 
-# Step 7 on a second server: reads with an empty and a seeded session
+# Step 8 on a second server: reads with an empty and a seeded session
 # table, then the cleanup under reads. The second server's own cleanup runs
 # at its start, before the rows exist, and next 5 minutes later, which this
 # step stays well within.
