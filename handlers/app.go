@@ -243,7 +243,7 @@ func New(opts Options) (*App, error) {
 	a.csrf = &csrf{cookieName: csrfName, secure: opts.SecureCookies, maxAge: opts.CSRFMaxAge}
 	for _, secret := range [][]byte{opts.CSRFSecret, opts.CSRFPreviousSecret} {
 		if len(secret) > 0 {
-			a.csrf.keys = append(a.csrf.keys, session.DeriveKey(secret, "csrf", 32))
+			a.csrf.keys = append(a.csrf.keys, newCSRFKey(session.DeriveKey(secret, "csrf", 32)))
 		}
 	}
 

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,14 +35,31 @@ type csrf struct {
 	secure     bool
 	maxAge     time.Duration
 	// keys holds the current key first, then the previous one, if any.
-	keys [][]byte
+	keys []*csrfKey
 }
 
-func (x *csrf) sign(key []byte, value string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(value))
+// csrfKey is a signing key with a pool of HMACs keyed with it. Every page
+// signs a token, and a pooled HMAC saves setting up a new one each time.
+type csrfKey struct {
+	macs sync.Pool
+}
 
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+func newCSRFKey(key []byte) *csrfKey {
+	k := &csrfKey{}
+	k.macs.New = func() any { return hmac.New(sha256.New, key) }
+
+	return k
+}
+
+func (x *csrf) sign(key *csrfKey, value string) string {
+	mac := key.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write([]byte(value))
+	var sum [sha256.Size]byte
+	token := base64.RawURLEncoding.EncodeToString(mac.Sum(sum[:0]))
+	key.macs.Put(mac)
+
+	return token
 }
 
 func (x *csrf) valid(cookieValue, token string) bool {

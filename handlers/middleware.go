@@ -22,14 +22,35 @@ const (
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("X-Frame-Options", "DENY")
+		// The keys are canonical already and the value slices are shared
+		// by every response, which saves four allocations a request.
+		// Sharing is safe: Set replaces a slice, Add appends to a full one,
+		// which copies it, and nothing writes into a header value.
+		h["Content-Security-Policy"] = cspHeader
+		h["X-Content-Type-Options"] = nosniffHeader
+		h["Referrer-Policy"] = referrerHeader
+		h["X-Frame-Options"] = frameHeader
 
 		return next(c)
 	}
 }
+
+// queryValue returns the first value of key in the request's query, or "".
+func queryValue(r *http.Request, key string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+
+	return r.URL.Query().Get(key)
+}
+
+// Values of the security headers, each with length and capacity 1.
+var (
+	cspHeader      = []string{"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
+	nosniffHeader  = []string{"nosniff"}
+	referrerHeader = []string{"same-origin"}
+	frameHeader    = []string{"DENY"}
+)
 
 // language picks the page language and keeps a choice made with the switch
 // in a cookie.
@@ -37,7 +58,8 @@ func (a *App) language(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		lang := i18n.Negotiate(r)
-		if q := r.URL.Query().Get("lang"); i18n.Supported(q) {
+		// Most requests have no query, and parsing one allocates a map.
+		if q := queryValue(r, "lang"); i18n.Supported(q) {
 			c.SetCookie(&http.Cookie{
 				Name:     i18n.CookieName,
 				Value:    q,

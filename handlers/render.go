@@ -142,8 +142,28 @@ func (a *App) render(c echo.Context, status int, name string, page *Page) error 
 // setPageHeaders sets the headers of every rendered page.
 func setPageHeaders(c echo.Context, lang string) {
 	h := c.Response().Header()
-	h.Set("Content-Language", lang)
-	h.Set("Cache-Control", "no-store")
+	// Shared values, as in securityHeaders.
+	if v, ok := contentLanguageHeaders[lang]; ok {
+		h["Content-Language"] = v
+	} else {
+		h.Set("Content-Language", lang)
+	}
+	h["Cache-Control"] = noStoreHeader
+}
+
+// Values of the page headers, each with length and capacity 1.
+var (
+	contentLanguageHeaders = languageHeaders()
+	noStoreHeader          = []string{"no-store"}
+)
+
+func languageHeaders() map[string][]string {
+	m := make(map[string][]string, len(i18n.Languages))
+	for _, lang := range i18n.Languages {
+		m[lang] = []string{lang}
+	}
+
+	return m
 }
 
 // pageBuffers keeps render's buffers between requests. Growing a new buffer

@@ -69,8 +69,11 @@ func Keys(lang string) []string {
 // Negotiate picks the language of a request: the `lang` query parameter,
 // then the language cookie, then the best Accept-Language match, then Spanish.
 func Negotiate(r *http.Request) string {
-	if q := r.URL.Query().Get("lang"); Supported(q) {
-		return q
+	// Parsing a query allocates a map, so a request without one skips it.
+	if r.URL.RawQuery != "" {
+		if q := r.URL.Query().Get("lang"); Supported(q) {
+			return q
+		}
 	}
 	if c, err := r.Cookie(CookieName); err == nil && Supported(c.Value) {
 		return c.Value
@@ -83,7 +86,7 @@ func Negotiate(r *http.Request) string {
 // in an Accept-Language header, or Default. Ties keep the header's order.
 func FromAcceptLanguage(header string) string {
 	best, bestQ := Default, 0.0
-	for _, part := range strings.Split(header, ",") {
+	for part := range strings.SplitSeq(header, ",") {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
 		params = strings.ToLower(strings.TrimSpace(params))
