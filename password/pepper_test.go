@@ -288,6 +288,10 @@ func TestHasherDummyHash(t *testing.T) {
 // A check against a peppered hash without a pepper must still run bcrypt,
 // so that it takes as long as a wrong password. The medians of a few runs
 // at cost 8 differ by orders of magnitude if bcrypt is skipped.
+//
+// On Linux bcrypt runs at nice 19, so any other busy process slows it many times
+// over. The two kinds of check therefore alternate, so that such load
+// slows both alike, and the limit is far below 1.
 func TestMatchesWithoutPepperRunsBcrypt(t *testing.T) {
 	const cost = 8
 	peppered := password.Hasher{Cost: cost, Pepper: testPepper}
@@ -296,20 +300,22 @@ func TestMatchesWithoutPepperRunsBcrypt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	median := func(h password.Hasher) time.Duration {
-		var samples []time.Duration
-		for range 5 {
+	hashers := []password.Hasher{peppered, {Cost: cost}}
+	samples := [][]time.Duration{nil, nil}
+	for range 5 {
+		for i, h := range hashers {
 			start := time.Now()
 			h.Matches(hash, "not the password")
-			samples = append(samples, time.Since(start))
+			samples[i] = append(samples[i], time.Since(start))
 		}
-		slices.Sort(samples)
-		return samples[len(samples)/2]
 	}
-	withPepper := median(peppered)
-	withoutPepper := median(password.Hasher{Cost: cost})
+	median := func(s []time.Duration) time.Duration {
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	withPepper, withoutPepper := median(samples[0]), median(samples[1])
 
-	if ratio := float64(withoutPepper) / float64(withPepper); ratio < 0.5 {
-		t.Errorf("median time without/with pepper: got ratio %.3f (%s / %s), want at least 0.5", ratio, withoutPepper, withPepper)
+	if ratio := float64(withoutPepper) / float64(withPepper); ratio < 0.1 {
+		t.Errorf("median time without/with pepper: got ratio %.3f (%s / %s), want at least 0.1", ratio, withoutPepper, withPepper)
 	}
 }

@@ -232,6 +232,9 @@ func TestAbsoluteTimeoutDespiteActivity(t *testing.T) {
 		Secret:      testSecret,
 	})
 	start := time.Now()
+	// Login reads the clock too. Pinning it to start keeps a slow login
+	// from moving the session's times past the 1-second margins below.
+	m.now = func() time.Time { return start }
 	cookie := login(t, m, 3)
 
 	// Activity every 50 minutes keeps the idle deadline ahead, but not
@@ -269,6 +272,9 @@ func TestTouchWritesAtMostOncePerMinute(t *testing.T) {
 	database, _ := testdb.New(t)
 	m := newTestManager(t, database, testSecret, nil)
 	start := time.Now()
+	// Login reads the clock too. Pinning it to start keeps a slow login
+	// from moving the session's times past the 1-second margins below.
+	m.now = func() time.Time { return start }
 	cookie := login(t, m, 5)
 	initial := rowVersion(t, database)
 
