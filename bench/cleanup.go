@@ -55,7 +55,7 @@ func cleanupCommand(ctx context.Context, args []string, _ io.Writer) error {
 	// scripts/bench.sh leaves at its default of 15 minutes.
 	failureWindow := fs.Duration("login-failure-window", 15*time.Minute, "window of the login throttle; older login failures are deleted")
 	timeout := fs.Duration("timeout", 10*time.Minute, "time limit of the whole cleanup")
-	probeBefore := fs.Duration("probe-before", 2*time.Second, "how long to time session reads before the cleanup starts")
+	probeBefore := fs.Duration("probe-before", 10*time.Second, "how long to time session reads before the cleanup starts")
 	out := fs.String("out", "", "JSON file to write the timings to")
 	if err := parseFlags(fs, args, "database-url", "out"); err != nil {
 		return err

@@ -56,6 +56,7 @@ full)
 	rows=1000000
 	ready_runs=5
 	fsync=on
+	probe_before=10s
 	report_command="make bench"
 	;;
 smoke)
@@ -64,6 +65,7 @@ smoke)
 	rows=20000
 	ready_runs=2
 	fsync=off
+	probe_before=2s
 	report_command="make bench-smoke"
 	;;
 *)
@@ -343,7 +345,8 @@ measure_seeded_table() {
 	background_pids+=("$reads_pid")
 	sleep 1
 	log "deleting the expired session rows"
-	"$helper" cleanup -database-url "$database_url" -out "$results/cleanup.json" || die "the cleanup failed"
+	"$helper" cleanup -database-url "$database_url" -probe-before "$probe_before" -out "$results/cleanup.json" ||
+		die "the cleanup failed"
 	kill -INT "$reads_pid"
 	wait "$reads_pid" || die_with_output "$logs/cleanup-read.txt" "wrk failed during the cleanup"
 	log "cleanup-read: $(grep -E '^Requests/sec' "$logs/cleanup-read.txt" || echo 'no rate')"
