@@ -264,13 +264,17 @@ run_reads() {
 measure_floor() {
 	local floor_port floor_pid status=0
 	floor_port=$(pick_port)
-	"$helper" floor -port "$floor_port" -timeout 10m >"$logs/floor-server.log" 2>&1 &
+	# -timeout only stops a server that this script fails to stop, so it must
+	# outlast wait-ready and the run at any BENCH_DURATION.
+	"$helper" floor -port "$floor_port" -timeout "$((duration + 60))s" >"$logs/floor-server.log" 2>&1 &
 	floor_pid=$!
 	background_pids+=("$floor_pid")
 	"$helper" wait-ready -url "http://127.0.0.1:$floor_port" -timeout 30s ||
 		die_with_output "$logs/floor-server.log" "the floor server did not answer"
 	run_reads floor /healthz "$duration" "$threads" "http://127.0.0.1:$floor_port"
-	kill -TERM "$floor_pid"
+	# kill fails on a server that has already exited, and set -e would then
+	# end the script without a message, so wait reports its exit status.
+	kill -TERM "$floor_pid" 2>/dev/null || true
 	wait "$floor_pid" || status=$?
 	((status == 0)) || die_with_output "$logs/floor-server.log" "the floor server exited with status $status"
 }
