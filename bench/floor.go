@@ -28,6 +28,9 @@ func floorCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	if *port <= 0 || *port > 65535 {
 		return fmt.Errorf("%w: floor needs -port between 1 and 65535", errUsage)
 	}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: floor needs a -timeout above 0, got %s", errUsage, *timeout)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -20,7 +20,8 @@ func TestFloorServesOK(t *testing.T) {
 	}
 	port := listener.Addr().(*net.TCPAddr).Port
 	// floor opens its own listener, so the test frees a port for it. No
-	// other test in this package listens, so no one takes the port between.
+	// other test in this package listens, but another process could still
+	// take the port in between and fail the test.
 	listener.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -67,8 +68,8 @@ func TestFloorServesOK(t *testing.T) {
 	}
 }
 
-func TestFloorNeedsPort(t *testing.T) {
-	for _, args := range [][]string{nil, {"-port", "0"}, {"-port", "70000"}} {
+func TestFloorRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{nil, {"-port", "0"}, {"-port", "70000"}, {"-port", "8080", "-timeout", "0s"}, {"-port", "8080", "-timeout", "-1s"}} {
 		if err := floorCommand(context.Background(), args, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("floor %q: got %v, want a usage error", args, err)
 		}

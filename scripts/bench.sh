@@ -259,18 +259,20 @@ run_reads() {
 }
 
 # The floor: the read run's wrk settings against a bare net/http server
-# (bench floor), which shows the least latency that any page served
-# through net/http can have on this machine. It runs while Portero is idle.
+# (bench floor), after a warm-up as long as the reads get. It shows how
+# fast a server that does nothing but answer through net/http is on this
+# machine. It runs while Portero is idle.
 measure_floor() {
 	local floor_port floor_pid status=0
 	floor_port=$(pick_port)
 	# -timeout only stops a server that this script fails to stop, so it must
 	# outlast wait-ready and the run at any BENCH_DURATION.
-	"$helper" floor -port "$floor_port" -timeout "$((duration + 60))s" >"$logs/floor-server.log" 2>&1 &
+	"$helper" floor -port "$floor_port" -timeout "$((warmup + duration + 60))s" >"$logs/floor-server.log" 2>&1 &
 	floor_pid=$!
 	background_pids+=("$floor_pid")
 	"$helper" wait-ready -url "http://127.0.0.1:$floor_port" -timeout 30s ||
 		die_with_output "$logs/floor-server.log" "the floor server did not answer"
+	run_reads floor-warmup /healthz "$warmup" "$threads" "http://127.0.0.1:$floor_port"
 	run_reads floor /healthz "$duration" "$threads" "http://127.0.0.1:$floor_port"
 	# kill fails on a server that has already exited, and set -e would then
 	# end the script without a message, so wait reports its exit status.
