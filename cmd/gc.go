@@ -19,8 +19,8 @@ import (
 // with 20 MiB the collector ran 1.4 to 1.9 times as often as without the
 // flood, and its stops may wait for the goroutine that runs bcrypt. In 8 s
 // dashboard reads under such a flood on a 2-CPU VM (docs/benchmarks.md),
-// 24 MiB brought the p99 from 20 to 25 ms down to about 16 ms, and the
-// server's peak resident memory from about 34 MB to 38 MB, under the
+// 24 MiB brought the p99 from 20 to 25 ms down to about 16 ms. The
+// server's peak resident memory rose from about 34 MB to 38 MB, under the
 // 40 MB target. GOGC=400 with 28 MiB had reached 41.5 MB.
 const (
 	serverGCPercent   = 200
