@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/portero/portero/cmd"
 )
 
 // floorCommand serves "ok\n" on 127.0.0.1:PORT with a bare net/http server
@@ -62,10 +64,10 @@ func floorCommand(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// newFloorServer returns the floor's server. It has the timeouts that
-// cmd/serve.go gives Portero's server, because each of them costs a little
-// on every request, and its response has the headers and body of Portero's
-// /healthz without the security headers.
+// newFloorServer returns the floor's server. It has the timeouts of
+// Portero's server, because each of them costs a little on every request,
+// and its response has the headers and body of Portero's /healthz without
+// the security headers.
 func newFloorServer() *http.Server {
 	body := []byte("ok\n")
 	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -74,11 +76,5 @@ func newFloorServer() *http.Server {
 		w.Write(body)
 	})
 
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	return cmd.NewHTTPServer(handler)
 }

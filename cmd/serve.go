@@ -128,15 +128,9 @@ func serve(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
 	}
 	conns := &newConnTracker{conns: map[net.Conn]time.Time{}}
-	server := &http.Server{
-		Handler:           app.Handler(),
-		ConnState:         conns.track,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	server := NewHTTPServer(app.Handler())
+	server.ConnState = conns.track
+	server.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- server.Serve(listener) }()
@@ -369,5 +363,18 @@ func closeDatabase(database *db.DB, timeout time.Duration, logger *slog.Logger) 
 	case <-closed:
 	case <-time.After(timeout):
 		logger.Warn("Database connections still in use at exit were left to the operating system to close.", "waited", timeout)
+	}
+}
+
+// NewHTTPServer returns an http.Server for handler with the timeouts of
+// `portero serve`. The benchmark's floor server uses it too, so that both
+// pay the same cost per request for them.
+func NewHTTPServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 }

@@ -264,7 +264,7 @@ run_reads() {
 
 # The floor: the read run's wrk settings against a bare net/http server
 # (bench floor), after a warm-up as long as the reads get. It shows how
-# fast a server that does nothing but answer through net/http is on this
+# fast a server that only returns "ok" through net/http is on this
 # machine. It runs while Portero is idle.
 measure_floor() {
 	local floor_port floor_pid status=0
@@ -275,7 +275,7 @@ measure_floor() {
 	floor_pid=$!
 	background_pids+=("$floor_pid")
 	"$helper" wait-ready -url "http://127.0.0.1:$floor_port" -timeout 30s ||
-		die_with_output "$logs/floor-server.log" "the floor server did not answer"
+		die_with_output "$logs/floor-server.log" "the floor server did not become ready"
 	run_reads floor-warmup /healthz "$warmup" "$threads" "http://127.0.0.1:$floor_port"
 	run_reads floor /healthz "$duration" "$threads" "http://127.0.0.1:$floor_port"
 	# kill fails on a server that has already exited, and set -e would then
